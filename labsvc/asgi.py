@@ -1,0 +1,143 @@
+"""The lean in-process transport: call an ASGI app directly, run its lifespan.
+
+This is what makes an in-process hop cheap. A request becomes one ASGI
+``http`` scope, the body is handed over in one ``receive`` message and the
+response is collected from ``send`` messages; no sockets, no threads, no
+extra tasks. The ASGI lifespan protocol (``startup`` / ``shutdown``) is run
+when an instance starts and stops, the way uvicorn runs it, so FastAPI
+``lifespan`` handlers open and close their resources as they would in
+production. (httpx's own ``ASGITransport`` skips the lifespan.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+__all__ = ["ASGIResponse", "call_asgi", "Lifespan", "LifespanError"]
+
+ASGIApp = Callable[..., Any]
+
+
+class LifespanError(RuntimeError):
+    """The app reported ``lifespan.startup.failed`` or ``shutdown.failed``."""
+
+
+class ASGIResponse:
+    """Status, raw headers, body and any exception raised by the app."""
+
+    __slots__ = ("status", "headers", "body", "exception")
+
+    def __init__(self, status: int, headers: list, body: bytes, exception: BaseException | None) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.exception = exception
+
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+
+
+async def call_asgi(app: ASGIApp, scope: dict, body: bytes = b"") -> ASGIResponse:
+    """Send one HTTP request into ``app`` and collect the whole response.
+
+    ``scope`` must be a complete ASGI ``http`` scope. When the app raises
+    after it started a response (Starlette's error middleware answers 500 and
+    re-raises), the response stands and the exception is kept, the way a
+    server logs it; when it raises before, the answer is a bare 500.
+    """
+    status = 0
+    headers: list = []
+    chunks: list[bytes] = []
+    body_sent = False
+    done: asyncio.Event | None = None
+
+    async def receive() -> dict:
+        nonlocal body_sent, done
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        # After the body, a well-behaved server only reports a disconnect,
+        # which happens once the response is complete.
+        if done is None:
+            done = asyncio.Event()
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status, headers
+        kind = message["type"]
+        if kind == "http.response.start":
+            status = message["status"]
+            headers = message.get("headers", [])
+        elif kind == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+
+    error: BaseException | None = None
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:  # the app crashed: a real server would answer 500
+        error = exc
+    finally:
+        if done is not None:
+            done.set()
+    if status == 0:
+        return ASGIResponse(500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", error)
+    return ASGIResponse(status, headers, b"".join(chunks) if len(chunks) != 1 else chunks[0], error)
+
+
+class Lifespan:
+    """Runs an app's ASGI lifespan: ``await startup()`` then ``await shutdown()``.
+
+    Apps that do not speak the lifespan protocol (they raise on the
+    ``lifespan`` scope) are accepted, as uvicorn's ``lifespan="auto"`` does.
+    ``state`` is the lifespan state dict that is copied into every request
+    scope, as the ASGI spec describes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.state: dict = {}
+        self.supported = True
+        self._receive: asyncio.Queue | None = None
+        self._sent: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+
+    async def startup(self) -> None:
+        self._receive = asyncio.Queue()
+        self._sent = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
+        self._task = asyncio.get_running_loop().create_task(self._run(scope))
+        await self._receive.put({"type": "lifespan.startup"})
+        message = await self._sent.get()
+        if message["type"] == "lifespan.startup.failed":
+            raise LifespanError(f"the app failed to start: {message.get('message', '')}")
+        if message["type"] == "_unsupported":
+            self.supported = False
+
+    async def _run(self, scope: dict) -> None:
+        assert self._receive is not None and self._sent is not None
+        try:
+            await self.app(scope, self._receive.get, self._sent.put)
+        except BaseException as exc:  # noqa: BLE001 - reported through the queue
+            await self._sent.put({"type": "_unsupported", "error": exc})
+            if not isinstance(exc, Exception):
+                raise
+
+    async def shutdown(self) -> None:
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        if not self.supported or task.done():
+            return
+        assert self._receive is not None and self._sent is not None
+        await self._receive.put({"type": "lifespan.shutdown"})
+        message = await self._sent.get()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - shutdown must finish
+            task.cancel()
+        if message["type"] == "lifespan.shutdown.failed":
+            raise LifespanError(f"the app failed to shut down: {message.get('message', '')}")

@@ -1,0 +1,256 @@
+"""Load generators: open loop (the honest one) and closed loop.
+
+**Open loop** (wrk2's model): request *i* is due at ``t0 + i / rate`` and is
+sent then, whether or not earlier requests have come back; its latency is
+measured from the time it was *due*. When the service stalls, requests pile
+up and their waiting shows in the tail percentiles, as real users would feel.
+
+**Closed loop**: ``concurrency`` workers each send a request, wait for the
+reply, then send the next. When the service stalls, the workers stall too and
+stop sending, so the stall is measured once instead of for every user who
+would have arrived during it: *coordinated omission*. The course keeps it to
+show that difference.
+
+Both return a :class:`LoadRun` whose ``df`` has one row per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any, Awaitable, Callable, Union
+
+import httpx
+import pandas as pd
+
+from .client import Client
+from .clock import parse_duration
+from .errors import ConfigurationError
+
+__all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "PERCENTILES"]
+
+PERCENTILES = (50, 90, 95, 99)
+PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
+COLUMNS = ["i", "due", "sent", "latency", "status", "error", "ok"]
+
+RequestFn = Callable[[Client, int], Awaitable[httpx.Response]]
+Target = Union[str, RequestFn]
+
+
+def _request_fn(target: Target, json: Any = None, headers: dict | None = None) -> RequestFn:
+    if callable(target):
+        return target
+    if not isinstance(target, str) or not target.strip():
+        raise ConfigurationError(f"target={target!r}: give 'GET http://orders.svc/orders/42' or an async function (client, i)")
+    parts = target.split(None, 1)
+    method, url = (parts[0].upper(), parts[1].strip()) if len(parts) == 2 else ("GET", parts[0])
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"target={target!r}: the URL must be absolute, e.g. 'GET http://orders.svc/orders/42'")
+
+    async def send(client: Client, i: int) -> httpx.Response:
+        return await client.request(method, url, json=json, headers=headers)
+
+    return send
+
+
+def _client_for(source: Any, caller: str, timeout: float | None) -> Client:
+    if isinstance(source, Client):
+        return source
+    if hasattr(source, "client"):
+        return source.client(caller, timeout=timeout)
+    raise ConfigurationError(f"load needs a labsvc.Network or a labsvc Client to send through, got {type(source).__name__}")
+
+
+def _count(rate: float | None, duration: Any, requests: int | None) -> tuple[int, float]:
+    if requests is not None and (isinstance(requests, bool) or not isinstance(requests, int) or requests < 1):
+        raise ConfigurationError(f"requests={requests!r} must be a positive int")
+    seconds = parse_duration(duration, name="duration") if duration is not None else None
+    if rate is not None and (not isinstance(rate, (int, float)) or not rate > 0 or math.isinf(rate)):
+        raise ConfigurationError(f"rate={rate!r} must be a positive number of requests per second")
+    if requests is None and seconds is None:
+        raise ConfigurationError("give a duration ('3s') or a number of requests, so the run stops by itself")
+    if rate is not None:
+        n = requests if requests is not None else max(1, int(round(rate * seconds)))
+        return n, n / rate
+    return requests or 0, seconds or math.inf
+
+
+class LoadRun:
+    """The result of a load run: one row per request in :attr:`df`.
+
+    Columns: ``i``; ``due`` and ``sent`` (seconds from the start of the
+    run); ``latency`` (seconds, from due time in open loop, from send time in
+    closed loop); ``status`` (0 when no response came back); ``error`` (the
+    exception's class name, or ""); ``ok`` (a 2xx/3xx answer).
+    """
+
+    def __init__(self, df: pd.DataFrame, *, kind: str, rate: float | None, duration: float, concurrency: int | None = None) -> None:
+        self.df = df
+        self.kind = kind
+        self.rate = rate
+        self.duration = duration
+        self.concurrency = concurrency
+
+    def summary(self) -> pd.Series:
+        """Requests, errors, availability, throughput and latency percentiles (ms)."""
+        s = summarize(self.df, self.duration)
+        s.name = self.kind
+        return s
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th latency percentile in seconds (all requests, failed ones included)."""
+        return float(self.df["latency"].quantile(p / 100.0)) if len(self.df) else math.nan
+
+    def plot(self, title: str | None = None):
+        """Latency of every request over time, with the percentiles marked."""
+        from .plots import plot_latency
+
+        return plot_latency(self.df, title=title or f"{self.kind} load")
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"<LoadRun {self.kind}: {int(s['requests'])} requests, availability {s['availability']:.1%}, "
+                f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms>")
+
+
+def summarize(df: pd.DataFrame, duration: float | None = None) -> pd.Series:
+    """Summary statistics of a load DataFrame (see :class:`LoadRun`)."""
+    n = len(df)
+    out: dict[str, float] = {"requests": float(n)}
+    ok = int(df["ok"].sum()) if n else 0
+    out["ok"] = float(ok)
+    out["errors"] = float(n - ok)
+    out["availability"] = ok / n if n else math.nan
+    span = duration if duration and math.isfinite(duration) else (float(df["sent"].max()) if n else 0.0)
+    out["throughput_rps"] = ok / span if span else math.nan
+    lat = df["latency"] if n else pd.Series(dtype=float)
+    for p in PERCENTILES:
+        out[f"p{p}_ms"] = float(lat.quantile(p / 100.0)) * 1000 if n else math.nan
+    out["max_ms"] = float(lat.max()) * 1000 if n else math.nan
+    return pd.Series(out)
+
+
+def _progress(total: int, seconds: float, progress: bool | None, desc: str):
+    if progress is False or (progress is None and seconds <= PROGRESS_AFTER):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="req", leave=False)
+
+
+async def open_loop(
+    source: Any,
+    target: Target,
+    *,
+    rate: float,
+    duration: float | str | None = None,
+    requests: int | None = None,
+    caller: str = "load",
+    timeout: float | None = 5.0,
+    json: Any = None,
+    headers: dict | None = None,
+    progress: bool | None = None,
+) -> LoadRun:
+    """Send ``rate`` requests per second for ``duration`` (or ``requests`` in all).
+
+    ``source`` is a :class:`labsvc.Network` (requests go out as ``caller``)
+    or a client. ``target`` is ``"METHOD URL"`` or an async function
+    ``(client, i) -> response`` for requests that differ. Request *i* is due
+    at ``i / rate`` seconds and its latency counts from then.
+    """
+    send = _request_fn(target, json, headers)
+    client = _client_for(source, caller, timeout)
+    n, seconds = _count(rate, duration, requests)
+    loop = asyncio.get_running_loop()
+    rows: list[tuple] = [None] * n  # type: ignore[list-item]
+    bar = _progress(n, seconds, progress, f"open loop {rate:g}/s")
+    t0 = loop.time() + 0.001
+
+    async def one(i: int, due: float) -> None:
+        sent = loop.time()
+        status, error = 0, ""
+        try:
+            response = await send(client, i)
+            status = response.status_code
+        except Exception as exc:  # a failed request is data, not a crash
+            error = type(exc).__name__
+        end = loop.time()
+        rows[i] = (i, due - t0, sent - t0, end - due, status, error, 200 <= status < 400)
+        if bar is not None:
+            bar.update(1)
+
+    tasks = []
+    try:
+        for i in range(n):
+            due = t0 + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(loop.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        if bar is not None:
+            bar.close()
+    df = pd.DataFrame([r for r in rows if r is not None], columns=COLUMNS)
+    return LoadRun(df, kind="open loop", rate=rate, duration=seconds)
+
+
+async def closed_loop(
+    source: Any,
+    target: Target,
+    *,
+    concurrency: int = 1,
+    duration: float | str | None = None,
+    requests: int | None = None,
+    caller: str = "load",
+    timeout: float | None = 5.0,
+    json: Any = None,
+    headers: dict | None = None,
+    progress: bool | None = None,
+) -> LoadRun:
+    """``concurrency`` workers, each sending its next request when the last one returns.
+
+    Stops after ``duration`` or when ``requests`` have been sent in all.
+    Latency counts from the moment a request was sent (coordinated omission
+    included, on purpose).
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigurationError(f"concurrency={concurrency!r} must be a positive int")
+    send = _request_fn(target, json, headers)
+    client = _client_for(source, caller, timeout)
+    total, seconds = _count(None, duration, requests)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    deadline = t0 + seconds
+    rows: list[tuple] = []
+    counter = iter(range(total if requests is not None else 10**12))
+    bar = _progress(total if requests else 0, seconds if math.isfinite(seconds) else 0.0, progress,
+                    f"closed loop x{concurrency}")
+
+    async def worker() -> None:
+        for i in counter:
+            sent = loop.time()
+            if sent >= deadline:
+                return
+            status, error = 0, ""
+            try:
+                response = await send(client, i)
+                status = response.status_code
+            except Exception as exc:
+                error = type(exc).__name__
+            end = loop.time()
+            rows.append((i, sent - t0, sent - t0, end - sent, status, error, 200 <= status < 400))
+            if bar is not None:
+                bar.update(1)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        if bar is not None:
+            bar.close()
+    df = pd.DataFrame(sorted(rows), columns=COLUMNS)
+    span = seconds if math.isfinite(seconds) else (loop.time() - t0)
+    return LoadRun(df, kind="closed loop", rate=None, duration=span, concurrency=concurrency)

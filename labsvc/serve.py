@@ -1,0 +1,98 @@
+"""Serve one labsvc service with uvicorn: ``python -m labsvc serve module:attr``.
+
+This is how process mode starts each instance, and how a learner runs a
+course service on its own (``python -m labsvc serve labsvc.shop:catalog_app
+--port 8001``). It only ever listens on 127.0.0.1.
+
+The app is wrapped in a thin ASGI layer that tells handlers which instance
+they are (for :func:`labsvc.service.http`) and reports the matched route
+template back to the network in a response header, so the call log records
+``/orders/{order_id}`` rather than ``/orders/42`` in both modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from typing import Any
+
+from .process import ENV_INSTANCE, ENV_PROXY, ENV_SERVICE, ProxyContext, ProxyHop
+
+__all__ = ["serve", "LabsvcASGIWrapper", "load_app", "main"]
+
+
+def load_app(target: str) -> Any:
+    """Import ``module:attr``; call it if it is an app factory (a function of no arguments)."""
+    from .network import _is_factory, _resolve_app
+
+    obj = _resolve_app(target)
+    return obj() if _is_factory(obj) else obj
+
+
+class LabsvcASGIWrapper:
+    """Adds the instance context to each request and the route header to each response."""
+
+    def __init__(self, app: Any, context: Any) -> None:
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.context is not None:
+            extensions = dict(scope.get("extensions") or {})
+            extensions["labsvc"] = self.context
+            scope["extensions"] = extensions
+
+        async def send_with_route(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                route = getattr(scope.get("route"), "path", "")
+                headers = list(message.get("headers", []))
+                if route:
+                    headers.append((b"x-labsvc-route", route.encode()))
+                if self.context is not None:
+                    headers.append((b"x-labsvc-instance", self.context.name.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_route)
+
+
+def serve(target: str, *, port: int | None = None, fd: int | None = None, instance: str | None = None) -> None:
+    """Run ``target`` under uvicorn on 127.0.0.1 until SIGTERM/SIGINT."""
+    import asyncio
+
+    import uvicorn
+
+    instance = instance or os.environ.get(ENV_INSTANCE) or target.rsplit(":", 1)[-1]
+    proxy = os.environ.get(ENV_PROXY)
+    service = os.environ.get(ENV_SERVICE) or instance.rsplit("-", 1)[0]
+    context = ProxyContext(instance, service, ProxyHop(proxy)) if proxy else None
+    app = LabsvcASGIWrapper(load_app(target), context)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    server = uvicorn.Server(config)
+    if fd is not None:
+        sock = socket.socket(fileno=fd)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port or 0))
+        sock.listen(1024)
+        print(f"labsvc: serving {target} as {instance} on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labsvc", description="labsvc command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="serve one service with uvicorn on 127.0.0.1")
+    p_serve.add_argument("target", help="import string of a FastAPI app or app factory, 'module:attr'")
+    p_serve.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p_serve.add_argument("--fd", type=int, default=None, help="serve on an inherited listening socket")
+    p_serve.add_argument("--instance", default=None, help="instance name, e.g. catalog-1")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.target, port=args.port, fd=args.fd, instance=args.instance)
+    return 0
