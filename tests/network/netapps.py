@@ -1,0 +1,66 @@
+"""Small services for the shared network test suite (importable by child processes)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+import httpx
+from pydantic import BaseModel
+
+from labsvc.problems import Problem
+from labsvc.service import Request, create_service, http, instance_name
+
+
+def _log_lifespan(event: str) -> None:
+    path = os.environ.get("NETAPPS_LIFESPAN_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{event}\n")
+
+
+class Reservation(BaseModel):
+    sku: str
+    quantity: int
+
+
+def inventory():
+    """Stock per SKU; counts requests per instance (state lives in the instance)."""
+
+    @asynccontextmanager
+    async def lifespan(app):
+        _log_lifespan("startup")
+        yield {"started": True}
+        _log_lifespan("shutdown")
+
+    app = create_service("inventory", lifespan=lifespan)
+    app.state.hits = 0
+
+    @app.get("/stock/{sku}")
+    async def stock(sku: str, request: Request):
+        app.state.hits += 1
+        if sku == "missing":
+            raise Problem(404, "Unknown SKU", detail=f"no stock record for SKU {sku!r}")
+        return {"sku": sku, "available": 3, "instance": instance_name(request), "hits": app.state.hits,
+                "lifespan": bool(request.state.started)}
+
+    @app.post("/reservations", status_code=201)
+    async def reserve(reservation: Reservation):
+        return {"sku": reservation.sku, "reserved": reservation.quantity}
+
+    return app
+
+
+def orders():
+    """Calls inventory for every order; turns network errors into a 502 problem."""
+    app = create_service("orders")
+
+    @app.get("/orders/{order_id}")
+    async def order(order_id: int, request: Request):
+        try:
+            r = await http(request, timeout=1.0).get(f"http://inventory.svc/stock/sku-{order_id}")
+        except httpx.HTTPError as exc:
+            raise Problem(502, "Inventory unreachable", detail=f"{type(exc).__name__}: {exc}")
+        return {"id": order_id, "stock": r.json(), "trace": request.headers.get("traceparent", "")}
+
+    return app
