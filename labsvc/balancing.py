@@ -5,6 +5,20 @@ The network tells it when a call to an instance starts and ends, so
 balancers that need live information (least outstanding requests, power of
 two choices) can keep it. Balancers are seeded through the ``rng`` they are
 given, so the same seed gives the same choices.
+
+Names :func:`make_balancer` understands, and what each picks:
+
+- ``round_robin`` (:class:`RoundRobin`): each instance in turn;
+- ``random`` (:class:`Random`): uniformly at random;
+- ``least_outstanding`` (:class:`LeastOutstanding`): fewest calls in flight;
+- ``p2c`` (:class:`PowerOfTwoChoices`): the less busy of two random instances;
+- ``ewma`` (:class:`EwmaLatency`): p2c on smoothed latency x calls in flight.
+
+>>> balancer = make_balancer("least_outstanding")
+>>> rng = random.Random(7)
+>>> balancer.on_start("catalog-1")            # a call to catalog-1 is in flight
+>>> balancer.choose(["catalog-1", "catalog-2"], rng)
+'catalog-2'
 """
 
 from __future__ import annotations

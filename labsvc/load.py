@@ -76,6 +76,12 @@ def _count(rate: float | None, duration: Any, requests: int | None) -> tuple[int
     return requests or 0, seconds or math.inf
 
 
+def _with_label(df: pd.DataFrame, label: Callable[[int], str] | None) -> pd.DataFrame:
+    if label is not None:
+        df["label"] = [label(int(i)) for i in df["i"]]
+    return df
+
+
 class LoadRun:
     """The result of a load run: one row per request in :attr:`df`.
 
@@ -151,13 +157,15 @@ async def open_loop(
     json: Any = None,
     headers: dict | None = None,
     progress: bool | None = None,
+    label: Callable[[int], str] | None = None,
 ) -> LoadRun:
     """Send ``rate`` requests per second for ``duration`` (or ``requests`` in all).
 
     ``source`` is a :class:`labsvc.Network` (requests go out as ``caller``)
     or a client. ``target`` is ``"METHOD URL"`` or an async function
-    ``(client, i) -> response`` for requests that differ. Request *i* is due
-    at ``i / rate`` seconds and its latency counts from then.
+    ``(client, i) -> response`` for requests that differ; ``label(i)``
+    names what request *i* is (e.g. the user feature) in a ``label`` column.
+    Request *i* is due at ``i / rate`` seconds and its latency counts from then.
     """
     send = _request_fn(target, json, headers)
     client = _client_for(source, caller, timeout)
@@ -194,7 +202,7 @@ async def open_loop(
             t.cancel()
         if bar is not None:
             bar.close()
-    df = pd.DataFrame([r for r in rows if r is not None], columns=COLUMNS)
+    df = _with_label(pd.DataFrame([r for r in rows if r is not None], columns=COLUMNS), label)
     return LoadRun(df, kind="open loop", rate=rate, duration=seconds)
 
 
@@ -210,6 +218,7 @@ async def closed_loop(
     json: Any = None,
     headers: dict | None = None,
     progress: bool | None = None,
+    label: Callable[[int], str] | None = None,
 ) -> LoadRun:
     """``concurrency`` workers, each sending its next request when the last one returns.
 
@@ -251,6 +260,6 @@ async def closed_loop(
     finally:
         if bar is not None:
             bar.close()
-    df = pd.DataFrame(sorted(rows), columns=COLUMNS)
+    df = _with_label(pd.DataFrame(sorted(rows), columns=COLUMNS), label)
     span = seconds if math.isfinite(seconds) else (loop.time() - t0)
     return LoadRun(df, kind="closed loop", rate=None, duration=span, concurrency=concurrency)

@@ -198,6 +198,7 @@ class Network:
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Any = None  # process mode: labsvc.process.ProcessRunner
+        self._tasks: set[asyncio.Task] = set()  # scheduled restarts, cancelled on stop
 
     # ------------------------------------------------------------------ building
     def add(self, name: str, app: Any, instances: int = 1, *, balancer: Balancer | None = None) -> Service:
@@ -311,6 +312,9 @@ class Network:
             return
         loop_alive = self._loop is not None and not self._loop.is_closed()
         same_loop = loop_alive and _current_loop() is self._loop
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
         for service in self.services.values():
             for instance in service.instances:
                 if same_loop:
@@ -378,6 +382,37 @@ class Network:
         """Start a stopped instance again (its lifespan runs again; a factory app keeps its object)."""
         self._require_started()
         await self._start_instance(self.instance(instance))
+
+    async def crash(self, target: str, *, restart_after: float | str | None = None) -> list[str]:
+        """Crash ``target`` (a service's instances or one instance), as a process dying would.
+
+        The instance refuses connections at once and loses its in-memory
+        state. With ``restart_after``, it comes back after that long (a
+        platform restarting a failed container); otherwise it stays down
+        until :meth:`start_instance`. Returns the names of the crashed instances.
+        """
+        self._require_started()
+        delay = None if restart_after is None else parse_duration(restart_after, name="restart_after")
+        crashed = []
+        for inst in self._targets(target):
+            if not inst.running:
+                continue
+            if self.mode == "process" and inst.process is not None:
+                inst.process.kill()  # SIGKILL: no graceful shutdown, as in a crash
+            await self._stop_instance(inst)
+            crashed.append(inst.name)
+            if delay is not None:
+                task = asyncio.get_running_loop().create_task(self._restart_later(inst, delay))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        return crashed
+
+    async def _restart_later(self, inst: Instance, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._started and not inst.running:
+            if inst.service._shared_app is None:
+                inst.app = _resolve_app(inst.service.app_spec)()
+            await self._start_instance(inst)
 
     async def restart(self, target: str, *, rolling: bool = True) -> pd.DataFrame:
         """Redeploy ``target`` (a service or an instance) and report each instance's downtime.

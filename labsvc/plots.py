@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["plot_latency", "plot_calls", "plot_availability", "COLORS"]
+__all__ = ["plot_latency", "plot_calls", "plot_bars", "plot_availability", "COLORS"]
 
 COLORS = {"ok": "#2a9d8f", "error": "#e76f51", "p50": "#264653", "p99": "#e9c46a", "a": "#457b9d", "b": "#e76f51"}
 
@@ -49,21 +49,30 @@ def plot_calls(calls: pd.DataFrame, title: str = "calls between services") -> Fi
     return fig
 
 
-def plot_availability(table: pd.DataFrame, x: str, y: str, hue: str, title: str = "availability") -> Figure:
-    """Grouped bars of ``y`` (a share in [0, 1]) per ``x``, one colour per ``hue``."""
+def plot_bars(table: pd.DataFrame, x: str, y: str, hue: str, *, title: str = "", ylabel: str | None = None,
+              percent: bool = False) -> Figure:
+    """Grouped bars of ``y`` per ``x``, one colour per ``hue`` (e.g. one per design)."""
     fig = Figure(figsize=(7, 3.2))
     ax = fig.add_subplot()
-    pivot = table.pivot(index=x, columns=hue, values=y)
+    pivot = table.pivot(index=x, columns=hue, values=y).reindex(pd.unique(table[x]))
     width = 0.8 / max(1, len(pivot.columns))
     palette = ["#457b9d", "#e76f51", "#2a9d8f", "#e9c46a"]
+    scale = 100 if percent else 1
     for k, column in enumerate(pivot.columns):
         xs = [i + k * width for i in range(len(pivot.index))]
-        ax.bar(xs, pivot[column].values * 100, width=width, label=str(column), color=palette[k % len(palette)])
+        ax.bar(xs, pivot[column].values * scale, width=width, label=str(column), color=palette[k % len(palette)])
     ax.set_xticks([i + width * (len(pivot.columns) - 1) / 2 for i in range(len(pivot.index))])
     ax.set_xticklabels(pivot.index, rotation=0)
-    ax.set_ylabel(f"{y} (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylabel(ylabel or (f"{y} (%)" if percent else y))
+    if percent:
+        ax.set_ylim(0, 105)
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_availability(table: pd.DataFrame, x: str = "feature", y: str = "availability", hue: str = "design",
+                      title: str = "availability") -> Figure:
+    """Grouped bars of availability (a share in [0, 1]) in percent."""
+    return plot_bars(table, x, y, hue, title=title, percent=True)

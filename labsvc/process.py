@@ -250,7 +250,7 @@ class ProcessRunner:
 
     async def stop_instance(self, instance: "Instance") -> None:
         proc = instance.process
-        if proc is None:
+        if proc is None or isinstance(proc, _Stopped):
             return
         await asyncio.to_thread(proc.terminate)
         # Keep the port number so a restart gets the same URL when it can.

@@ -1,0 +1,101 @@
+"""Exercises that check themselves.
+
+Every "Your turn" cell in a notebook ends with ``check("<exercise id>",
+answer, ...)``. The checker recomputes what the answer should be from the
+learner's own experiment where it can (for example from the call log they
+pass in), so a right answer is one that agrees with what actually ran, not
+a number copied from somewhere.
+
+>>> check("00.instance-url", "http://catalog-2.svc")      # doctest: +SKIP
+✅ Right: ...
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment"]
+
+EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
+_NOTEBOOK_MODULES = ("nb00", "nb01")
+
+
+@dataclass
+class Feedback:
+    ok: bool
+    message: str
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one answer; true when the answer is right."""
+
+    exercise: str
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"{'✅ Right' if self.ok else '❌ Not yet'}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        color, mark = ("#2a9d8f", "✅ Right") if self.ok else ("#e76f51", "❌ Not yet")
+        return (f'<div style="border-left:4px solid {color};padding:4px 8px;margin:4px 0">'
+                f"<b>{mark}</b> ({html.escape(self.exercise)}): {html.escape(self.message)}</div>")
+
+
+def exercise(exercise_id: str) -> Callable[[Callable[..., Feedback]], Callable[..., Feedback]]:
+    """Register a checker function under ``exercise_id`` (e.g. ``"01.blast-radius"``)."""
+
+    def register(fn: Callable[..., Feedback]) -> Callable[..., Feedback]:
+        if exercise_id in EXERCISES:
+            raise ValueError(f"exercise {exercise_id!r} is registered twice")
+        EXERCISES[exercise_id] = fn
+        return fn
+
+    return register
+
+
+def _load_all() -> None:
+    for name in _NOTEBOOK_MODULES:
+        importlib.import_module(f"labsvc.exercises.{name}")
+
+
+def check(exercise_id: str, answer: Any, **evidence: Any) -> CheckResult:
+    """Check ``answer`` to exercise ``exercise_id``; ``evidence`` is what the checker may need (a call log...)."""
+    _load_all()
+    checker = EXERCISES.get(exercise_id)
+    if checker is None:
+        raise KeyError(f"no exercise {exercise_id!r}; known exercises: {sorted(EXERCISES)}")
+    if answer is ...:
+        return CheckResult(exercise_id, False, "replace the ... with your answer, then run the cell again")
+    try:
+        feedback = checker(answer, **evidence)
+    except TypeError as exc:
+        return CheckResult(exercise_id, False, f"the check could not use what you passed ({exc})")
+    return CheckResult(exercise_id, feedback.ok, feedback.message)
+
+
+def environment() -> "pd.DataFrame":
+    """Where this kernel runs and with which versions: the first cell of the course shows it."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import pandas as pd
+
+    rows = [("python", platform.python_version())]
+    for package in ("labsvc", "fastapi", "uvicorn", "httpx", "pandas", "matplotlib", "ipywidgets"):
+        try:
+            rows.append((package, version(package)))
+        except PackageNotFoundError:
+            rows.append((package, "not installed"))
+    where = "Binder" if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_REQUEST") else "local"
+    rows.append(("running on", where))
+    rows.append(("CPU cores", str(os.cpu_count())))
+    return pd.DataFrame(rows, columns=["what", "value"])

@@ -1,0 +1,67 @@
+"""Notebook 00 computes what it says it computes, and its exercise solutions pass their checks."""
+
+import pytest
+from testbook import testbook
+
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "00_start_here.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_round_robin_split_the_calls_evenly(tb):
+    assert tb.ref("share") == {"catalog-1": 0.5, "catalog-2": 0.5}
+
+
+def test_injected_latency_shows_on_the_slow_instance_only(tb):
+    per_instance = tb.value("per_instance.to_dict()")
+    assert per_instance["catalog-2"] >= 40.0
+    assert per_instance["catalog-1"] < 20.0
+    summary = tb.value("run.summary().to_dict()")
+    assert summary["requests"] == 200 and summary["availability"] == 1.0
+    assert summary["p99_ms"] >= 40.0 > summary["p50_ms"] - 40.0
+
+
+def test_error_rate_shows_in_availability_and_errors_are_problem_documents(tb):
+    summary = tb.value("failed.summary().to_dict()")
+    assert summary["requests"] == 100 and 0 < summary["errors"] < 30
+    assert tb.value("failed_response.headers['content-type']") == "application/problem+json"
+    assert tb.value("failed_response.json()['status']") == tb.value("failed_response.status_code")
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert tb.value("bool(check('00.instance-url', ...))") is False
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("await net.start()")
+    tb.inject("""
+        net.reset_calls()
+        net.fault("inventory-1", latency="50ms")
+        for _ in range(10):
+            await client.get("http://inventory-1.svc/stock/1")
+        answer2 = net.calls.query("instance == 'inventory-1'")["duration"].median() * 1000
+        net.clear_faults()
+        ok2 = bool(check("00.inject-latency", answer2, calls=net.calls))
+        net.reset_calls()
+        net.fault("catalog", error_rate=0.25)
+        await labsvc.open_loop(net, "GET http://catalog.svc/products/1", rate=200, requests=200)
+        calls = net.calls.query("callee == 'catalog'")
+        answer3 = (calls["status"] >= 500).mean()
+        net.clear_faults()
+        ok3 = bool(check("00.error-rate", answer3, calls=net.calls))
+        wrong3 = bool(check("00.error-rate", 0.5, calls=net.calls))
+    """)
+    assert tb.value("bool(check('00.instance-url', 'http://catalog-2.svc'))") is True
+    assert tb.ref("ok2") is True
+    assert tb.ref("ok3") is True
+    assert tb.ref("wrong3") is False
+    tb.inject("await net.stop()")
