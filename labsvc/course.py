@@ -20,7 +20,6 @@ from typing import Any, Callable
 __all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment"]
 
 EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
-_NOTEBOOK_MODULES = ("nb00", "nb01")
 
 
 @dataclass
@@ -62,8 +61,14 @@ def exercise(exercise_id: str) -> Callable[[Callable[..., Feedback]], Callable[.
 
 
 def _load_all() -> None:
-    for name in _NOTEBOOK_MODULES:
-        importlib.import_module(f"labsvc.exercises.{name}")
+    """Import every ``labsvc.exercises.nbNN`` module, which registers its checkers."""
+    import pkgutil
+
+    from . import exercises
+
+    for info in pkgutil.iter_modules(exercises.__path__):
+        if info.name.startswith("nb"):
+            importlib.import_module(f"labsvc.exercises.{info.name}")
 
 
 def check(exercise_id: str, answer: Any, **evidence: Any) -> CheckResult:
