@@ -50,13 +50,11 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .clock import Clock, MonotonicClock, parse_duration
 from .errors import ConfigurationError, LabsvcError, UnknownInstanceError
-from .problems import PROBLEM_JSON, problem_response, problem_type
+from .problems import PROBLEM_JSON, problem_type
 
 __all__ = [
     "DEFAULT_LEASE_DURATION",
@@ -513,29 +511,10 @@ _ERRORS: list[tuple[type[Exception], int, str, str]] = [
 
 
 def _install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error with ``application/problem+json``."""
+    """Answer every error with ``application/problem+json`` (labsvc errors mapped by ``_ERRORS``)."""
+    from .service import install_problem_handlers
 
-    async def labsvc_error(request: Request, exc: Exception) -> Any:
-        for kind, status, slug, title in _ERRORS:
-            if isinstance(exc, kind):
-                return problem_response(status, title, type=problem_type(slug), detail=str(exc),
-                                        instance=request.url.path)
-        return problem_response(500, detail=str(exc), instance=request.url.path)
-
-    async def validation_error(request: Request, exc: RequestValidationError) -> Any:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-        return problem_response(422, "Invalid request", type=problem_type("validation-error"),
-                                detail=detail, instance=request.url.path, errors=errors)
-
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        return problem_response(exc.status_code, detail=str(exc.detail), instance=request.url.path,
-                                headers=getattr(exc, "headers", None))
-
-    app.add_exception_handler(LabsvcError, labsvc_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    install_problem_handlers(app, _ERRORS)
 
 
 class RegisterBody(BaseModel):

@@ -24,7 +24,7 @@ alone) that already has what every service in the course needs:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,7 +34,7 @@ from .client import DEFAULT_TIMEOUT, Client, parse_traceparent
 from .errors import NetworkStateError
 from .problems import Problem, problem_response, problem_type
 
-__all__ = ["create_service", "http", "instance_name", "set_ready", "Problem", "Request"]
+__all__ = ["create_service", "install_problem_handlers", "http", "instance_name", "set_ready", "Problem", "Request"]
 
 
 def create_service(
@@ -76,8 +76,24 @@ def create_service(
     return app
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error ``app`` returns an RFC 9457 problem document."""
+ErrorTable = Sequence[tuple[type[Exception], int, str, str]]
+
+
+def install_problem_handlers(app: FastAPI, errors: ErrorTable = ()) -> None:
+    """Make every error ``app`` returns an RFC 9457 problem document.
+
+    ``errors`` maps exception classes a handler may raise to HTTP answers:
+    rows of ``(exception class, status, problem type slug, title)``, so a
+    pattern module's Python errors (an unknown delivery tag, say) reach HTTP
+    clients as the matching problem document.
+    """
+    for kind, status, slug, title in errors:
+
+        async def _mapped(request: Request, exc: Exception, status=status, slug=slug, title=title):
+            return problem_response(status, title, type=problem_type(slug), detail=str(exc),
+                                    instance=request.url.path)
+
+        app.add_exception_handler(kind, _mapped)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
@@ -101,6 +117,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ())),
+                "loc": list(err.get("loc", ())),
                 "message": err.get("msg", ""),
                 "type": err.get("type", ""),
             }
