@@ -1,0 +1,53 @@
+# The course's commands. Needs only python3 (3.11+) with venv and pip, and make.
+#   make lab    start JupyterLab on 127.0.0.1 at notebooks/00_start_here.ipynb
+#   make test   package tests, every notebook (nbval), testbook checks, Binder and browser checks
+#   make bench  print the benchmark ratios
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Re-install only when pyproject.toml (the pins) changed since the last install.
+STAMP  := $(VENV)/.labsvc-installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+
+NOTEBOOK_DIR := $(wildcard notebooks)
+
+.PHONY: venv install lab test bench clean
+
+venv install: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "labsvc needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Try: make PYTHON=python3.11 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --upgrade pip
+	$(PIP) install -e ".[test]"
+	@touch $@
+
+# Jupyter refuses to run as root (containers, CI) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The printed URL opens notebooks/00_start_here.ipynb, with the repository as
+# JupyterLab's root (as on Binder), so datasets/ and labsvc/ are browsable too.
+lab: install
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser $(ALLOW_ROOT) \
+	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+
+# One pytest run: tests/ (package tests, tests/notebooks/ testbook checks, the
+# Binder and browser checks) and every notebook under nbval.
+test: install
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests $(NOTEBOOK_DIR) \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+
+bench: install
+	@set -e; for f in benchmarks/*.py; do \
+	  [ -e "$$f" ] || { echo "no benchmarks/*.py yet"; break; }; \
+	  echo "== $$f"; $(BIN)/python $$f; \
+	done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .bench
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

@@ -1,0 +1,227 @@
+"""A learner's first minute: JupyterLab opens the landing notebook, Run All works, plots and widgets show.
+
+Starts `jupyter lab` on 127.0.0.1 with a known token and empty per-user
+folders, drives Debian's Chromium with Playwright through the menus
+(Run > Run All Cells), and checks what a person would see: no traceback, at
+least one plot, at least one live ipywidget. A screenshot is saved and its
+path printed.
+"""
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "00_start_here.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_S = 60
+RUN_ALL_S = 120
+
+# Settings a fresh JupyterLab reads from its (temporary) user-settings folder:
+# never save (the committed notebook stays without outputs), render every cell
+# (no windowing, so every output is in the page), and ask the internet for no
+# news or updates.
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+# The open notebook as JupyterLab holds it (window.jupyterapp is exposed by
+# --LabApp.expose_app_in_browser): kernel state, prompts, and the saved form.
+NOTEBOOK_STATE_JS = """
+(name) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.context || !panel.context.path.endsWith(name) || !panel.content.model) return null;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const prompts = [...panel.node.querySelectorAll('.jp-InputArea-prompt')].map(e => e.textContent);
+  return {
+    kernel: kernel ? kernel.status : null,
+    running: prompts.filter(t => t.includes('*')).length,
+    notebook: panel.content.model.toJSON(),
+  };
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lab_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"JUPYTER_PATH", "MPLBACKEND", "PYTHONPATH"}}
+    env |= {
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
+    for relpath, settings in LAB_SETTINGS.items():
+        path = home / "lab-settings" / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings), encoding="utf-8")
+    return env
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and every process it started (kernels run in sessions of their own)."""
+    try:
+        started = psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        started = []
+    if server.poll() is None:
+        server.terminate()  # jupyter_server shuts its kernels down on SIGTERM
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+    _, alive = psutil.wait_procs(started, timeout=10)
+    for proc in alive:
+        proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """A JupyterLab server on 127.0.0.1 serving the repository; yields (base_url, token)."""
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = tmp_path / "jupyter-lab.log"
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab",
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={ROOT}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]  # fmt: skip
+    if os.geteuid() == 0:  # CI and containers run as root; Jupyter refuses that unless told
+        cmd.append("--allow-root")
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(cmd, cwd=ROOT, env=lab_env(tmp_path / "jupyter"), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            assert server.poll() is None, f"jupyter lab exited ({server.returncode}):\n{log_path.read_text()[-3000:]}"
+            request = urllib.request.Request(f"{base_url}/api/status", headers={"Authorization": f"token {token}"})
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert time.monotonic() < deadline, f"jupyter lab not ready after {SERVER_START_S} s:\n{log_path.read_text()[-3000:]}"
+            time.sleep(0.25)
+        yield base_url, token
+    finally:
+        stop(server)
+
+
+def wait_for(page, what, predicate, timeout_s):
+    """Poll the notebook's state until predicate(state) holds; fail with the last state after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    state = None
+    while time.monotonic() < deadline:
+        state = page.evaluate(NOTEBOOK_STATE_JS, NOTEBOOK.name)
+        if state is not None and predicate(state):
+            return state
+        page.wait_for_timeout(250)
+    summary = state and {k: v for k, v in state.items() if k != "notebook"}
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}; last state {summary}")
+
+
+def code_cells(state):
+    return [cell for cell in state["notebook"]["cells"] if cell["cell_type"] == "code"]
+
+
+def finished(state):
+    """Run All is over: kernel idle, no [*] prompt, and every code cell ran or one failed."""
+    cells = code_cells(state)
+    failed = any(out["output_type"] == "error" for cell in cells for out in cell.get("outputs", []))
+    ran_all = all(cell.get("execution_count") is not None for cell in cells if cell["source"].strip())
+    return state["kernel"] == "idle" and state["running"] == 0 and (ran_all or failed)
+
+
+def test_landing_notebook_runs_in_jupyterlab(request, tmp_path, capsys):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (e.g. `apt-get install chromium`) to run the browser test")
+    if not NOTEBOOK.exists():
+        pytest.skip(f"{NOTEBOOK.relative_to(ROOT)} does not exist yet: nothing to open in JupyterLab")
+    base_url, token = request.getfixturevalue("jupyter_lab")
+    from playwright.sync_api import sync_playwright
+
+    committed = NOTEBOOK.read_bytes()
+    started = time.perf_counter()
+    screenshot = tmp_path / f"{NOTEBOOK.stem}.png"
+    url = f"{base_url}/lab/tree/{NOTEBOOK.relative_to(ROOT).as_posix()}?token={token}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page_errors = []
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+            page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
+            wait_for(page, "the kernel to be idle", lambda s: s["kernel"] == "idle", 60)
+
+            # As a learner would: Run > Run All Cells.
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            wait_for(page, "Run All to start", lambda s: s["running"] > 0 or any(c.get("execution_count") for c in code_cells(s)), 30)
+            state = wait_for(page, "Run All to finish", finished, RUN_ALL_S)
+            elapsed = time.perf_counter() - started
+            page.wait_for_timeout(500)  # let the last outputs paint before looking
+            page.screenshot(path=str(screenshot), full_page=True)
+
+            errors = [
+                f"{out['ename']}: {out['evalue']}"
+                for cell in code_cells(state)
+                for out in cell.get("outputs", [])
+                if out["output_type"] == "error"
+            ]
+            assert not errors, f"cells raised {errors} (screenshot {screenshot})"
+            stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+            tracebacks = [text for text in stderr if "Traceback" in text]
+            assert not tracebacks, f"a traceback was shown: {tracebacks[0][:2000]} (screenshot {screenshot})"
+            assert page.locator(".jp-OutputArea-output.jp-RenderedImage img").count() >= 1, f"no plot was shown (screenshot {screenshot})"
+            widgets = page.locator('.jp-OutputArea-output .jupyter-widgets[class*="widget-"]')
+            assert widgets.count() >= 1, f"no ipywidget was rendered (screenshot {screenshot})"
+            widget_text = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+            assert "Error displaying widget" not in widget_text, f"a widget failed to render (screenshot {screenshot})"
+        finally:
+            browser.close()
+    assert NOTEBOOK.read_bytes() == committed, f"{NOTEBOOK.name} was saved during the test; restore it without outputs"
+
+    with capsys.disabled():
+        print(f"\n[browser] opened and ran all cells in {elapsed:.1f} s; screenshot: {screenshot}")
+        if page_errors:
+            print(f"[browser] JavaScript errors in the page: {page_errors[:5]}")
