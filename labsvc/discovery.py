@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import inspect
 import random
-import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -52,9 +51,9 @@ import pandas as pd
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
-from .clock import Clock, MonotonicClock, parse_duration
-from .errors import ConfigurationError, LabsvcError, UnknownInstanceError
-from .problems import PROBLEM_JSON, problem_type
+from .clock import Clock, MonotonicClock
+from .errors import ConfigurationError, LabsvcError, UnknownInstanceError, check_name, positive_seconds
+from .problems import problem_type, raise_for_problem
 
 __all__ = [
     "DEFAULT_LEASE_DURATION",
@@ -77,7 +76,6 @@ DEFAULT_EVICTION_INTERVAL = 60.0
 DEFAULT_RENEWAL_PERCENT_THRESHOLD = 0.85
 DEFAULT_REFRESH_INTERVAL = 30.0
 
-_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _EVENT_COLUMNS = ["time", "event", "service", "instance", "detail"]
 
 
@@ -122,22 +120,6 @@ class InstanceInfo:
                    data.get("last_renewal", 0.0), data.get("lease_duration", DEFAULT_LEASE_DURATION))
 
 
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ConfigurationError(
-            f"{what}={value!r} is not a valid name; use letters, digits, '-', '_', '.' or ':' (e.g. 'catalog-1')"
-        )
-    return value
-
-
-def _seconds(value: Any, what: str) -> float:
-    try:
-        seconds = parse_duration(value, name=what)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(str(exc)) from None
-    if seconds <= 0:
-        raise ConfigurationError(f"{what}={value!r} must be more than zero, e.g. '30s'")
-    return seconds
 
 
 def _status(value: Any) -> InstanceStatus:
@@ -190,9 +172,9 @@ class ServiceRegistry:
                 f"renewal_percent_threshold={renewal_percent_threshold!r} must be in (0, 1], e.g. 0.85 (Eureka's default)"
             )
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        self.lease_duration = _seconds(lease_duration, "lease_duration")
-        self.renewal_interval = _seconds(renewal_interval, "renewal_interval")
-        self.eviction_interval = _seconds(eviction_interval, "eviction_interval")
+        self.lease_duration = positive_seconds(lease_duration, "lease_duration")
+        self.renewal_interval = positive_seconds(renewal_interval, "renewal_interval")
+        self.eviction_interval = positive_seconds(eviction_interval, "eviction_interval")
         self.renewal_percent_threshold = float(renewal_percent_threshold)
         self.self_preservation_enabled = bool(self_preservation)
         self.gradual_eviction = bool(gradual_eviction)
@@ -222,13 +204,13 @@ class ServiceRegistry:
         >>> registry.register("catalog", "catalog-1", "http://catalog-1.svc", {"zone": "a"}).status
         <InstanceStatus.UP: 'UP'>
         """
-        _name(service, "service")
-        _name(instance, "instance")
+        check_name(service, "service", 'catalog-1')
+        check_name(instance, "instance", 'catalog-1')
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"url={url!r} must be an http(s) URL, e.g. 'http://catalog-1.svc'")
         if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(k, str) for k in metadata)):
             raise ConfigurationError(f"metadata must be a dict with str keys, got {metadata!r}")
-        lease = self.lease_duration if lease_duration is None else _seconds(lease_duration, "lease_duration")
+        lease = self.lease_duration if lease_duration is None else positive_seconds(lease_duration, "lease_duration")
         now = self.clock.now()
         existing = self._instances.get(service, {}).get(instance)
         info = InstanceInfo(service, instance, url, dict(metadata or {}), _status(status),
@@ -441,7 +423,7 @@ class DiscoveryClient:
             )
         self.source = source
         self.clock: Clock = clock or getattr(source, "clock", None) or MonotonicClock()
-        self.refresh_interval = _seconds(refresh_interval, "refresh_interval")
+        self.refresh_interval = positive_seconds(refresh_interval, "refresh_interval")
         self.last_refresh: float | None = None
         self.fetches = 0
         self._cache: dict[str, list[InstanceInfo]] = {}
@@ -651,13 +633,4 @@ def _q(name: str) -> str:
 
 
 def _raise_problem(response: httpx.Response) -> None:
-    doc: dict[str, Any] = {}
-    if response.headers.get("content-type", "").startswith(PROBLEM_JSON):
-        doc = response.json()
-    kind = doc.get("type", "")
-    for exc, _status, slug, _title in _ERRORS:
-        if kind == problem_type(slug):
-            raise exc(doc.get("detail", ""))
-    if kind == problem_type("validation-error"):
-        raise ConfigurationError(doc.get("detail", "invalid request"))
-    response.raise_for_status()
+    raise_for_problem(response, _ERRORS)

@@ -8,6 +8,9 @@ also derives from the built-in exception a Python user would expect
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import httpx
 
 __all__ = [
@@ -20,6 +23,8 @@ __all__ = [
     "InstanceDownError",
     "PartitionError",
     "ProcessModeError",
+    "check_name",
+    "positive_seconds",
 ]
 
 
@@ -61,3 +66,28 @@ class InstanceDownError(httpx.ConnectError, LabsvcError):
 
 class PartitionError(httpx.ConnectError, LabsvcError):
     """A network partition separates the caller from the callee."""
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def check_name(value: Any, what: str, example: str = "orders") -> str:
+    """``value`` if it is a usable name (letters, digits, ``- _ . :``), else a ConfigurationError."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigurationError(
+            f"{what}={value!r} is not a valid name; use letters, digits, '-', '_', '.' or ':' (e.g. {example!r})"
+        )
+    return value
+
+
+def positive_seconds(value: Any, what: str) -> float:
+    """A duration (``30``, ``"30s"``) that must be more than zero, in seconds, else a ConfigurationError."""
+    from .clock import parse_duration
+
+    try:
+        seconds = parse_duration(value, name=what)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(str(exc)) from None
+    if seconds <= 0:
+        raise ConfigurationError(f"{what}={value!r} must be more than zero, e.g. '30s'")
+    return seconds

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["PROBLEM_JSON", "problem", "problem_response", "problem_type", "Problem"]
+__all__ = ["PROBLEM_JSON", "problem", "problem_response", "problem_type", "raise_for_problem", "Problem"]
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "urn:labsvc:problem:"
@@ -81,3 +81,28 @@ class Problem(Exception):
 
     def response(self) -> ProblemResponse:
         return ProblemResponse(self.document, status_code=self.status, headers=self.headers)
+
+
+def raise_for_problem(response, errors=()) -> None:
+    """Turn an error response back into the exception it stands for.
+
+    ``errors`` is the table a server gave :func:`labsvc.service.install_problem_handlers`
+    (rows of exception class, status, slug, title): a problem whose ``type``
+    matches a row raises that class with the problem's ``detail``; a
+    validation problem raises ``ConfigurationError``; anything else raises
+    httpx's ``HTTPStatusError``. Successful responses pass.
+    """
+    if response.status_code < 400:
+        return
+    from .errors import ConfigurationError
+
+    doc: dict[str, Any] = {}
+    if response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+        doc = response.json()
+    kind = doc.get("type", "")
+    for exc, _status, slug, _title in errors:
+        if kind == problem_type(slug):
+            raise exc(doc.get("detail", ""))
+    if kind == problem_type("validation-error"):
+        raise ConfigurationError(doc.get("detail", "invalid request"))
+    response.raise_for_status()

@@ -12,14 +12,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock, parse_duration
-from ..errors import ConfigurationError
+from ..clock import Clock, MonotonicClock
+from ..errors import ConfigurationError, check_name, positive_seconds
 from ._message import ConsumerClosedError, DeadLetter, Delivery, Message, UnknownDeliveryError, UnknownGroupError
 from ._queue import COUNTERS, Group, Pending
 
@@ -45,29 +44,12 @@ DEFAULT_LEASE = 30.0
 #: queues' ``delivery-limit`` default since 4.0).
 DEFAULT_MAX_DELIVERIES = 20
 
-_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 LOG_COLUMNS = [
     "time", "event", "topic", "group", "consumer", "message_id",
     "key", "tag", "delivery_count", "redelivered", "reason",
 ]
 
 
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ConfigurationError(
-            f"{what}={value!r} is not a valid name; use letters, digits, '-', '_', '.' or ':' (e.g. 'orders')"
-        )
-    return value
-
-
-def _seconds(value: Any, what: str) -> float:
-    try:
-        seconds = parse_duration(value, name=what)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(str(exc)) from None
-    if seconds <= 0:
-        raise ConfigurationError(f"{what}={value!r} must be more than zero, e.g. '30s'")
-    return seconds
 
 
 def _json(value: Any, what: str) -> str:
@@ -121,7 +103,7 @@ class Broker:
         if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 0:
             raise ConfigurationError(f"log_size={log_size!r} must be a whole number of rows, 0 or more")
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        self.lease = _seconds(lease, "lease")
+        self.lease = positive_seconds(lease, "lease")
         self.max_deliveries = max_deliveries
         self._topics: dict[str, dict[str, Group]] = {}
         self._unrouted: dict[str, int] = {}
@@ -167,7 +149,7 @@ class Broker:
         g = self._group(topic, group, create=True)
         if consumer is None:
             consumer = next(f"{group}-{n}" for n in itertools.count(1) if f"{group}-{n}" not in g.consumers)
-        _name(consumer, "consumer")
+        check_name(consumer, "consumer", 'orders')
         if consumer in g.consumers:
             raise ConfigurationError(
                 f"consumer {consumer!r} is already active in group {group!r} of topic {topic!r}; "
@@ -176,7 +158,7 @@ class Broker:
         if prefetch is not None and (isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1):
             raise ConfigurationError(f"prefetch={prefetch!r} must be a whole number of at least 1, or None")
         c = Consumer(self, topic, group, consumer,
-                     lease=self.lease if lease is None else _seconds(lease, "lease"), prefetch=prefetch)
+                     lease=self.lease if lease is None else positive_seconds(lease, "lease"), prefetch=prefetch)
         g.consumers[consumer] = c
         return c
 
@@ -230,7 +212,7 @@ class Broker:
         >>> broker.publish_nowait("orders", {"n": 1}, key="c-1").key
         'c-1'
         """
-        _name(topic, "topic")
+        check_name(topic, "topic", 'orders')
         if key is not None and (isinstance(key, bool) or not isinstance(key, (str, int))):
             raise ConfigurationError(f"key={key!r} must be a str, an int or None (e.g. the customer id)")
         if headers is not None and not (isinstance(headers, dict) and all(isinstance(k, str) for k in headers)):
@@ -362,8 +344,8 @@ class Broker:
     # -- internals used by Consumer --------------------------------------
 
     def _group(self, topic: str, group: str, *, create: bool = False) -> Group:
-        _name(topic, "topic")
-        _name(group, "group")
+        check_name(topic, "topic", 'orders')
+        check_name(group, "group", 'orders')
         groups = self._topics.get(topic)
         if groups is None or group not in groups:
             if not create:

@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
 from ..errors import ConfigurationError, LabsvcError
-from ..problems import PROBLEM_JSON, problem_type
+from ..problems import problem_type, raise_for_problem
 from ._broker import Broker
 from ._message import ConsumerClosedError, Message, UnknownDeliveryError, UnknownGroupError
 
@@ -274,14 +274,4 @@ def _q(name: str) -> str:
 
 
 def _raise_problem(response: httpx.Response) -> None:
-    """Turn a labsvc problem document back into the matching exception."""
-    doc: dict[str, Any] = {}
-    if response.headers.get("content-type", "").startswith(PROBLEM_JSON):
-        doc = response.json()
-    kind = doc.get("type", "")
-    for exc, _status, slug, _title in _ERRORS:
-        if kind == problem_type(slug):
-            raise exc(doc.get("detail", ""))
-    if kind == problem_type("validation-error"):
-        raise ConfigurationError(doc.get("detail", "invalid request"))
-    response.raise_for_status()
+    raise_for_problem(response, _ERRORS)
