@@ -53,7 +53,7 @@ from pydantic import BaseModel, Field
 
 from .clock import Clock, MonotonicClock
 from .errors import ConfigurationError, LabsvcError, UnknownInstanceError, check_name, positive_seconds
-from .problems import problem_type, raise_for_problem
+from .problems import raise_for_problem
 
 __all__ = [
     "DEFAULT_LEASE_DURATION",

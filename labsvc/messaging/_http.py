@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
 from ..errors import ConfigurationError, LabsvcError
-from ..problems import problem_type, raise_for_problem
+from ..problems import raise_for_problem
 from ._broker import Broker
 from ._message import ConsumerClosedError, Message, UnknownDeliveryError, UnknownGroupError
 
