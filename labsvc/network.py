@@ -603,6 +603,12 @@ class Network:
             if not fault_name:
                 fault_name = getattr(exc, "labsvc_fault", "") or ""
             raise
+        except asyncio.CancelledError:
+            # The caller gave up (its own timeout, a cancelled fan-out): the hop
+            # never got an answer, and the log says so.
+            error = "Cancelled"
+            fault_name = fault_name or self._fault_label(instance, service)
+            raise
         finally:
             instance.outstanding -= 1
             duration = time.perf_counter() - t_start

@@ -204,3 +204,21 @@ def test_problem_documents_follow_rfc_9457():
 def test_serve_command_line_help_runs():
     out = subprocess.run([sys.executable, "-m", "labsvc", "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "module:attr" in out.stdout
+
+
+def test_a_hop_cancelled_by_its_caller_is_logged_as_cancelled():
+    async def scenario():
+        net = labsvc.Network(name="units")
+        net.add("echo", make_app)
+        net.fault("echo", hang=True)
+        async with net:
+            task = asyncio.ensure_future(net.client().get("http://echo.svc/health"))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return net.calls
+
+    row = run(scenario()).iloc[0]
+    assert (row.status, row.error, row.fault) == (0, "Cancelled", "hang")

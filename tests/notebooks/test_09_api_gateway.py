@@ -1,0 +1,133 @@
+"""Notebook 09 measures what it claims about the gateway, and its exercise solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "09_api_gateway.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_routes_by_prefix_and_discovery_skips_the_instance_out_of_service(tb):
+    rows = tb.value("routing.to_dict('records')")
+    assert [r["status"] for r in rows] == [200] * 4
+    assert [r["answered by"] for r in rows] == ["catalog-1", "catalog-2", "inventory-1", "reviews-1"]
+    calls = tb.value("routing_calls.to_dict('list')")
+    assert calls["caller"] == ["web", "gateway"] * 4
+    assert calls["callee"] == ["gateway", "catalog", "gateway", "catalog", "gateway", "inventory", "gateway", "reviews"]
+    assert calls["trace_id"][0::2] == calls["trace_id"][1::2]  # each pair of hops is one trace
+    assert tb.ref("discovered_share") == {"catalog-1": 6}
+
+
+def test_the_gateway_hop_costs_more_than_a_direct_call_but_far_less_than_real_proxies(tb):
+    costs = tb.value("costs.to_dict('records')")
+    assert [c["variant"] for c in costs] == ["direct", "through the gateway"]
+    assert costs[1]["x_first"] > 1.2  # a second hop is never free
+    added_ms = tb.ref("gateway_added_ms")
+    assert 0 < added_ms < 1.0  # below even Linkerd's sub-millisecond figure
+    published = tb.value("published['added_ms'].tolist()")
+    assert min(published[:-1]) >= 1.0 and published[-1] == added_ms
+
+
+def test_claims_reach_the_service_and_a_spoofed_identity_does_not(tb):
+    assert tb.ref("seen_by_profile")["x-user"] == "alice"
+
+
+def test_the_five_bad_tokens_are_refused_with_401_and_the_reason(tb):
+    rows = tb.value("rejections.to_dict('records')")
+    assert [r["status"] for r in rows] == [401] * 5
+    assert [r["reason"] for r in rows] == ["alg_not_allowed", "alg_not_allowed", "expired", "wrong_audience",
+                                            "missing_claim"]
+    assert all(r["WWW-Authenticate"] == 'Bearer realm="labsvc", error="invalid_token"' for r in rows)
+    # The forgery would fool a verifier that obeys the header, and none of the bad requests got through.
+    assert tb.value("careless_verify(bad_tokens['HS256 with the RS256 public key'], issuer.public_key_pem)") is True
+    assert tb.value("auth_net.calls.query(\"caller == 'gateway'\")['callee'].value_counts().to_dict()") == {"profile": 1}
+
+
+def test_rate_limit_throttles_the_flooding_client_only(tb):
+    summary = {r["client"]: r for r in tb.value("limited.summary().to_dict('records')")}
+    alice, bob = summary["alice"], summary["bob"]
+    assert (alice["requests"], bob["requests"]) == (160, 40)
+    assert 40 <= alice["admitted"] <= 60  # burst 10 + 20/s for 2 s, give or take scheduling
+    assert alice["throttled"] == 160 - alice["admitted"]
+    assert bob["throttled"] == 0
+    times = tb.value("gateway_time_us.to_dict()")
+    assert times["throttled"] < times["admitted"]  # no hop for a throttled request
+    statuses = tb.value("sorted(load.df['status'].unique().tolist())")
+    assert statuses == [200, 429]
+
+
+def test_aggregation_is_concurrent_and_degrades_to_a_partial_page(tb):
+    parts = tb.value("parts.to_dict('list')")
+    assert sorted(parts["callee"]) == ["catalog", "inventory", "reviews"]
+    ends = [s + d for s, d in zip(parts["start"], parts["duration"])]
+    assert max(parts["start"]) < min(ends)  # all three in flight at once
+    assert tb.ref("page_ms") < 55  # about one 20 ms call, not three
+    partial = tb.ref("partial")
+    assert partial["partial"] is True and partial["missing"] == ["reviews"] and partial["reviews"] == []
+    assert partial["product"]["id"] == 2
+    assert tb.value("no_page.status_code") == 502
+    assert tb.value("no_page.json()['part']") == "stock"
+
+
+def test_the_route_breaker_opened_and_kept_traffic_off_inventory(tb):
+    counts = tb.value("{f'{s} {a}': int(n) for (s, a), n in answers.groupby(['status', 'answered_by']).size().items()}")
+    assert counts["503 gateway (circuit-open)"] >= 20
+    assert counts["200 inventory, relayed"] >= 20  # it closed again after the fault cleared
+    summary = tb.ref("{k: int(v) for k, v in {'requests': len(breaker_load.df), 'reached': reached_inventory}.items()}")
+    assert summary["requests"] == 100 and summary["reached"] == 100 - counts["503 gateway (circuit-open)"]
+    states = tb.value("breaker.transitions['to_state'].tolist()")
+    assert states[0] == "OPEN" and states[-1] == "CLOSED" and "HALF_OPEN" in states
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        def admitted(capacity):
+            clock = FakeClock()
+            bucket = TokenBucket(capacity, refill_rate=4, clock=clock)
+            count = 0
+            for i in range(30):
+                clock.set(i * 0.1)
+                count += bucket.try_acquire()
+            return count
+
+        capacity = next(c for c in range(1, 31) if admitted(c) == 20)
+        ok1 = bool(check("09.rate-limit", capacity))
+        wrong1 = bool(check("09.rate-limit", 20))
+
+        await auth_net.start()  # the notebook's last cell stopped it
+        r = await auth_net.client("web").get("http://gateway.svc/profile/me",
+                                             headers={"authorization": f"Bearer {mystery}"})
+        answer2 = r.json()["reason"]
+        ok2 = bool(check("09.why-rejected", answer2, token=mystery, verifier=verifier))
+        wrong2 = bool(check("09.why-rejected", "expired", token=mystery, verifier=verifier))
+        await auth_net.stop()
+
+        my_page = Aggregation("/pages/products/{product_id}", {
+            "product": Part("catalog", "/products/{product_id}"),
+            "stock": Part("inventory", "/stock/{product_id}", optional=True, fallback={"available": None}),
+            "reviews": Part("reviews", "/reviews/{product_id}", optional=True, fallback=[]),
+        })
+        exercise_net = shop_with_gateway(Gateway({}, aggregations=[my_page]), name="nb09-exercise")
+        await exercise_net.start()
+        exercise_net.fault("inventory", down=True)
+        body = (await exercise_net.client("web").get("http://gateway.svc/pages/products/1")).json()
+        await exercise_net.stop()
+        ok3 = bool(check("09.partial-page", my_page, page=body))
+        wrong3 = bool(check("09.partial-page", page, page=body))
+    """)
+    assert tb.ref("capacity") == 9
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("answer2") == "bad_signature"
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.value("body['stock']") == {"available": None}
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False
