@@ -786,6 +786,10 @@ class NetworkResponse(httpx.Response):
     def request(self, value: httpx.Request) -> None:
         self._request = value
 
+    def raise_for_status(self) -> "NetworkResponse":
+        self.request  # noqa: B018 - httpx reads the private field, so build it first
+        return super().raise_for_status()
+
 
 def _response(status: int, headers: list, body: bytes, out: Outbound) -> httpx.Response:
     response = NetworkResponse(status, headers=headers, content=body)

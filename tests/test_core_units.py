@@ -222,3 +222,18 @@ def test_a_hop_cancelled_by_its_caller_is_logged_as_cancelled():
 
     row = run(scenario()).iloc[0]
     assert (row.status, row.error, row.fault) == (0, "Cancelled", "hang")
+
+
+def test_raise_for_status_works_on_network_responses():
+    async def scenario():
+        net = labsvc.Network(name="units")
+        net.add("echo", make_app)
+        async with net:
+            ok = await net.client().get("http://echo.svc/health")
+            missing = await net.client().get("http://echo.svc/nowhere")
+            return ok, missing
+
+    ok, missing = run(scenario())
+    assert ok.raise_for_status() is ok
+    with pytest.raises(httpx.HTTPStatusError, match="404"):
+        missing.raise_for_status()

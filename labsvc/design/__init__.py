@@ -20,6 +20,19 @@ Three parts, one module each:
   online shop) and :func:`load_monolith` (three real Java monoliths with
   published reference decompositions).
 
+Three more modules, imported by their own names (``from
+labsvc.design.topology import ...``):
+
+* :mod:`~labsvc.design.topology` - a decomposition deployed as running
+  services whose calls follow the dependency graph; hops, latency and
+  availability per request measured from the call log (``runtime_metrics``,
+  ``compare_runtime``).
+* :mod:`~labsvc.design.criteria` - the guide's criteria for identifying a
+  service (reuse, independence, change rate) and reads of another service's
+  tables.
+* :mod:`~labsvc.design.references` - published partitions and metrics of
+  the real monoliths next to our scores.
+
 Choices made here, so a reader need not guess:
 
 * Edge weight means "how strongly the source depends on the target" (for the
@@ -28,8 +41,8 @@ Choices made here, so a reader need not guess:
   weights summed; "structural modularity" (``sm``) is the unweighted measure
   of Jin et al. (2019) that Mono2Micro reports. Both are given because the
   literature uses both.
-* Static metrics only: runtime chattiness is measured by the network's call
-  log, not here.
+* The metrics here are static; runtime chattiness comes from the network's
+  call log (:mod:`~labsvc.design.topology`).
 
 >>> from labsvc.design import load_monolith, compare
 >>> pet = load_monolith("jpetstore")

@@ -318,6 +318,26 @@ class ContextMap:
         self._relationships.append(rel)
         return rel
 
+    def restricted_to(self, names: Iterable[str], name: str | None = None) -> ContextMap:
+        """A new map with only the contexts ``names`` and the relationships between them.
+
+        Handy to look at one part of a large map, e.g. the order-management
+        subdomains. Unknown names raise :class:`UnknownContextError`.
+
+        >>> from labsvc.design import Subdomain, BoundedContext, ContextMap
+        >>> core = Subdomain("Sales", "core")
+        >>> cm = ContextMap([BoundedContext(n, core) for n in ("a", "b", "c")])
+        >>> _ = cm.relate("a", "b", "customer-supplier"); _ = cm.relate("b", "c", "conformist")
+        >>> [r.kind for r in cm.restricted_to(["a", "b"]).relationships]
+        ['customer-supplier']
+        """
+        keep = [names] if isinstance(names, str) else list(dict.fromkeys(names))
+        for n in keep:
+            self[n]  # raises with the list of known contexts
+        out = ContextMap([self._contexts[n] for n in keep], name=name or self.name)
+        out._relationships = [r for r in self._relationships if r.upstream in keep and r.downstream in keep]
+        return out
+
     # -- reading ------------------------------------------------------------
 
     @property

@@ -107,7 +107,8 @@ def plot_decomposition(graph: nx.DiGraph, decomposition: Decomposition, seed: in
     """Draw the dependency graph with modules coloured by service.
 
     Edges inside a service are thin and grey; edges that cross services (the
-    future network calls) are red, with width growing with weight. The layout
+    future network calls) are red, with width growing with weight (relative
+    to the heaviest edge of the graph). The layout
     is ``spring_layout(seed=seed)`` on the undirected weighted graph, so
     modules that depend on each other a lot sit together whatever the
     decomposition: drawing two decompositions with the same seed puts every
@@ -127,7 +128,9 @@ def plot_decomposition(graph: nx.DiGraph, decomposition: Decomposition, seed: in
     nx.draw_networkx_edges(graph, pos, edgelist=inside, edge_color="#bbbbbb", width=0.8,
                            arrowsize=8, node_size=220, ax=ax)
     if crossing:
-        top = max(graph[u][v].get("weight", 1) for u, v in crossing) or 1
+        # scale by the heaviest edge of the whole graph, so two decompositions
+        # drawn side by side use the same widths for the same weights
+        top = max(graph[u][v].get("weight", 1) for u, v in graph.edges) or 1
         widths = [0.6 + 2.4 * graph[u][v].get("weight", 1) / top for u, v in crossing]
         nx.draw_networkx_edges(graph, pos, edgelist=crossing, edge_color="#d62828", width=widths,
                                arrowsize=8, node_size=220, ax=ax)

@@ -1,0 +1,87 @@
+"""Notebook 02 shows what it claims about subdomains and contexts, and its exercise solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "02_domain_and_bounded_contexts.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_the_same_words_mean_different_things_in_different_contexts(tb):
+    defined_in = tb.value("shared_words.groupby('term')['context'].apply(sorted).to_dict()")
+    assert defined_in["Product"] == ["catalog", "inventory", "order", "search"]
+    assert defined_in["Item"] == ["catalog", "inventory"]
+
+
+def test_one_shared_table_oversells_and_two_contexts_do_not(tb):
+    table = tb.value("pd.DataFrame(table).set_index('id')['stock'].to_dict()")
+    assert table["11"] == 10  # the set's stock cell holds planned sets, not units
+    outcome = tb.value("outcome.to_dict('index')")
+    shared, contexts = outcome["shared"], outcome["contexts"]
+    assert shared["orders"] == contexts["orders"] == 40
+    assert shared["oversold"] > 0 and shared["phantom units"] > 0
+    assert contexts["oversold"] == 0 and contexts["phantom units"] == 0
+    assert shared["accepted"] == shared["shipped"] + shared["oversold"]
+    assert shared["hops per order"] == 1.0 and contexts["hops per order"] == 3.0
+    phantom = tb.value("runs['shared'].shelf.set_index('product')['phantom'].to_dict()")
+    assert phantom["pour-over kettle"] > 0 and phantom["paper filters"] > 0  # parts of sold sets
+
+
+def test_the_small_shop_starts_with_two_contexts_and_grows(tb):
+    assert tb.value("len(day_one)") == 2
+    assert tb.value("[c.external for c in day_one.contexts.values()]") == [False, True]
+    calls = tb.value("day_one_shop.calls[['caller', 'callee']].values.tolist()")
+    assert calls == [["customer", "shop"], ["shop", "payment"]]
+    build = tb.value("grown.contexts_frame().query('not external')['context'].tolist()")
+    assert build == ["sales", "catalog"]
+
+
+def test_context_maps_render_as_mermaid_and_as_a_figure(tb):
+    mermaid = tb.value("om_map.to_mermaid()")
+    assert mermaid.startswith("flowchart LR")
+    assert all(c in mermaid for c in ("catalog", "inventory", "order", "delivery"))
+    assert tb.value("om_map._repr_markdown_().startswith('```mermaid')")
+    assert tb.value("len(om_map.relationships)") == 8
+    assert tb.value("type(plot_context_map(shop.context_map)).__name__") == "Figure"
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert tb.value("bool(check('02.classify', ..., contexts=shop.contexts))") is False
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        answer = {"catalog": "core", "order": "core", "inventory": "supporting", "delivery": "supporting",
+                  "search": "supporting", "payment": "generic", "notification": "generic", "customer": "generic"}
+        ok1 = bool(check("02.classify", answer, contexts=shop.contexts))
+        wrong1 = bool(check("02.classify", {**answer, "payment": "core"}, contexts=shop.contexts))
+        returns = BoundedContext("returns", Subdomain("Returns handling", "supporting"), language={
+            "Return": "a customer's request to send back items from one delivered order",
+            "Item": "one physical unit that came back in the parcel, checked on arrival",
+            "Refund": "money owed back to the customer once the returned items are accepted",
+            "Condition": "the state a returned item arrives in: new, opened or damaged",
+        })
+        ok2 = bool(check("02.ubiquitous-language", returns, glossary=glossary))
+        copied = dict(returns.language, Item=glossary.query("context == 'inventory' and term == 'Item'")["meaning"].iloc[0])
+        wrong2 = bool(check("02.ubiquitous-language", copied, glossary=glossary))
+        short = bool(check("02.ubiquitous-language", dict(returns.language, Refund="money back"), glossary=glossary))
+        kinds = {"carrier-tracking": "conformist", "payment-adapter": "anticorruption-layer",
+                 "catalog-prices": "customer-supplier", "product-events": "published-language",
+                 "sku-library": "shared-kernel"}
+        ok3 = bool(check("02.relationship", kinds))
+        aliases = bool(check("02.relationship", {**kinds, "payment-adapter": "ACL", "sku-library": "Shared Kernel"}))
+        wrong3 = bool(check("02.relationship", {**kinds, "carrier-tracking": "partnership"}))
+    """)
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False and tb.ref("short") is False
+    assert tb.ref("ok3") is True and tb.ref("aliases") is True and tb.ref("wrong3") is False

@@ -1,0 +1,85 @@
+"""Notebook 03 measures coupling statically and at run time, and its exercise solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "03_coupling_cohesion_decomposition.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_static_metrics_rank_the_shop_splits(tb):
+    icp = tb.value("static['icp'].to_dict()")
+    assert icp["monolith"] == 0.0 and icp["nano"] == 1.0
+    assert icp["ddd"] < icp["layered"] and icp["coarse"] < icp["ddd"]
+    per_change = tb.value("static['services_per_change'].to_dict()")
+    assert per_change["ddd"] < per_change["layered"] < per_change["nano"]
+    spread = tb.value("spread.to_dict()")
+    assert spread["monolith"]["1 service"] == 60
+    assert spread["ddd"]["1 service"] > spread["layered"]["1 service"]
+
+
+def test_the_ddd_split_reads_three_foreign_tables(tb):
+    rows = tb.value("foreign_table_access(shop.graph, candidates['ddd'])[['service', 'owner']].values.tolist()")
+    assert sorted(map(tuple, rows)) == [("delivery", "order"), ("notification", "customer"), ("search", "catalog")]
+    assert tb.value("len(foreign_table_access(shop.graph, candidates['layered']))") == 12
+
+
+def test_jpetstore_ground_truth_and_published_baselines_are_scored(tb):
+    pet = tb.value("pet_static['icp'].to_dict()")
+    real = {k: v for k, v in pet.items() if k not in ("monolith",)}
+    assert min(real, key=real.get) == "ground truth"
+    assert {"Bunch (USB)", "MEM (USB)", "Mono2Micro (USB)", "Study [2] (USB)"} <= set(pet)
+    coverage = tb.value("coverage.to_dict()")
+    assert coverage["Bunch (USB)"] == 1.0 and coverage["MEM (USB)"] < 1.0
+
+
+def test_published_and_static_numbers_differ_for_the_same_partition(tb):
+    side = tb.value("mono2micro_side_by_side(load_monolith('daytrader'), ks=[3, 5, 7]).to_dict('index')")
+    for row in side.values():
+        assert abs(row["NED published"] - row["ned ours"]) < 0.02  # sizes only: they agree
+        assert abs(row["ICP published"] - row["icp ours"]) > 0.1  # runtime traces vs static references
+
+
+def test_runtime_hops_follow_the_cut_and_nano_is_slowest(tb):
+    assert tb.value("len(peek.network.calls)") == tb.value("peek.expected_hops('storefront.web')")
+    rt = tb.value("runtime.to_dict('index')")
+    assert rt["monolith"]["calls_per_request"] == 1.0
+    assert rt["nano"]["calls_per_request"] > 2 * rt["ddd"]["calls_per_request"] > 2 * rt["coarse"]["calls_per_request"]
+    assert rt["nano"]["p95_ms"] > rt["ddd"]["p95_ms"] > rt["monolith"]["p95_ms"]
+    for row in rt.values():
+        assert row["calls_per_request"] == row["predicted_calls_per_request"]
+        assert row["availability"] == 1.0 and row["requests"] == 60
+    pet = tb.value("pet_runtime['calls_per_request'].to_dict()")
+    assert pet["monolith"] == 1.0 < pet["ground truth"] < pet["by layer"] < pet["nano"]
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert tb.value("bool(check('03.most-services', ..., changes=shop.changes, decomposition=candidates['ddd']))") is False
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        ddd = shop.decompositions["ddd"]
+        proposal = (ddd.merge(["catalog", "search", "storefront"], into="catalog", name="merged")
+                       .merge(["customer", "notification"], into="customer"))
+        ok1 = bool(check("03.beat-baseline", proposal, graph=shop.graph, changes=shop.changes, baseline=ddd))
+        wrong1 = bool(check("03.beat-baseline", ddd.renamed("same"), graph=shop.graph, changes=shop.changes, baseline=ddd))
+        coarse1 = bool(check("03.beat-baseline", shop.decompositions["coarse"], graph=shop.graph,
+                             changes=shop.changes, baseline=ddd))
+        impact = change_impact(shop.changes, ddd)
+        answer = impact.sort_values("services", ascending=False)["change_id"].iloc[0]
+        ok2 = bool(check("03.most-services", answer, changes=shop.changes, decomposition=ddd))
+        wrong2 = bool(check("03.most-services", "CH-001", changes=shop.changes, decomposition=ddd))
+    """)
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False and tb.ref("coarse1") is False
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False

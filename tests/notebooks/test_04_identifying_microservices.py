@@ -1,0 +1,89 @@
+"""Notebook 04 measures the guide's criteria and the nano-service anti-pattern, and its solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "04_identifying_microservices.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_every_employee_request_asks_auth_who_is_calling(tb):
+    hops = tb.value("people.calls[['caller', 'callee', 'route']].values.tolist()[:3]")
+    assert hops == [["browser", "auth", "/tokens"], ["browser", "employee", "/employees"],
+                    ["employee", "auth", "/verify"]]
+    assert tb.value("anonymous.status_code") == 401
+    assert tb.value("anonymous.headers['content-type']") == "application/problem+json"
+
+
+def test_search_as_a_service_is_reused_by_a_second_team(tb):
+    assert tb.value("writers.to_dict()") == {"catalog": 10, "employee": 1}
+
+
+def test_search_outage_leaves_employees_available_only_when_search_is_its_own_service(tb):
+    rows = tb.value("outage_table.to_dict('records')")
+    avail = {(r["design"], r["feature"]): r["availability"] for r in rows}
+    assert avail[("service", "list")] == avail[("service", "add")] == 1.0
+    assert avail[("embedded", "list")] < 0.8 and avail[("embedded", "add")] < 0.8
+    assert avail[("service", "search")] < 0.8
+    assert len(tb.value("outage['service'].pending_index")) > 0
+
+
+def test_scaling_search_alone_removes_the_queue(tb):
+    rows = {r["instances"]: r for r in tb.value("scaling.to_dict('records')")}
+    assert rows[1]["utilisation"] > 1 > rows[2]["utilisation"]
+    assert rows[1]["p95_ms"] > 5 * rows[2]["p95_ms"]
+    assert rows[3]["module_copies"] == 4 and rows[3]["module_copies_if_embedded"] == 6
+
+
+def test_hops_latency_and_change_impact_grow_with_granularity(tb):
+    g = tb.value("granularity.sort_values('services').to_dict('records')")
+    hops = [r["calls_per_request"] for r in g]
+    assert hops == sorted(hops) and hops[0] == 1.0
+    by = {int(r["services"]): r for r in g}
+    assert by[37]["p95_ms"] > by[10]["p95_ms"] > by[1]["p95_ms"]
+    assert by[37]["services_per_change"] > by[10]["services_per_change"]
+    flaky = tb.value("flaky['availability'].to_dict()")
+    assert flaky["nano"] < flaky["ddd"] < flaky["monolith"] <= 1.0
+
+
+def test_splitting_identity_out_of_the_coarse_split_costs_hops(tb):
+    rows = tb.value("before_after.to_dict('index')")
+    assert rows["coarse + identity"]["services"] == rows["coarse"]["services"] + 1
+    assert rows["coarse + identity"]["calls_per_request"] > rows["coarse"]["calls_per_request"]
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert tb.value("bool(check('04.scale-search', ..., table=scaling))") is False
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        answer = module_reuse(shop.graph, ddd).index[0]
+        ok1 = bool(check("04.reuse", answer, graph=shop.graph, decomposition=ddd))
+        wrong1 = bool(check("04.reuse", "search.api", graph=shop.graph, decomposition=ddd))
+        instances = int(scaling.loc[scaling["p95_ms"] < 20, "instances"].min())
+        ok2 = bool(check("04.scale-search", instances, table=scaling))
+        wrong2 = bool(check("04.scale-search", 3, table=scaling))
+        with_search = coarse
+        for module in [m for m in coarse.modules if m.startswith("search.")]:
+            with_search = with_search.move(module, "search", name="coarse + search")
+        ok3 = bool(check("04.split-out", with_search, graph=shop.graph, start=coarse))
+        wrong3 = bool(check("04.split-out", with_search.move("order.api", "search"), graph=shop.graph, start=coarse))
+        measured = (await compare_runtime([coarse, with_search], shop.graph, rate=60, requests=60, seed=1))
+    """)
+    assert tb.ref("answer") == "customer.auth"
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("instances") == 2 and tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+    hops = tb.value("measured['calls_per_request'].to_dict()")
+    assert hops["coarse + search"] > hops["coarse"]

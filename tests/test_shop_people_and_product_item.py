@@ -1,0 +1,167 @@
+"""labsvc.shop.product_item and labsvc.shop.people: the services behave as notebooks 02 and 04 say."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from labsvc.errors import ConfigurationError
+from labsvc.shop.people import (
+    SearchIndex,
+    build_people,
+    directory,
+    index_products,
+    login,
+    people_load,
+    search_outage_experiment,
+    search_scaling_experiment,
+)
+from labsvc.shop.product_item import GIFT_SET, ITEMS_ON_HAND, PLANNED_SETS, build_product_item, gift_set_experiment
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+# -- Product and Item ---------------------------------------------------------------------
+
+
+def test_selling_a_set_from_the_shared_table_leaves_its_parts_on_the_books():
+    async def scenario():
+        net = build_product_item("shared", name="test-shared")
+        async with net:
+            c = net.client("customer")
+            r = await c.post("http://store.svc/orders", json={"product_id": GIFT_SET["id"]})
+            rows = {row["id"]: row for row in (await c.get("http://store.svc/products")).json()}
+        return r, rows
+
+    r, rows = run(scenario())
+    assert r.status_code == 201
+    assert rows[GIFT_SET["id"]]["stock"] == PLANNED_SETS - 1
+    assert all(rows[i]["stock"] == ITEMS_ON_HAND[i] for i in GIFT_SET["components"])  # kettle, filters, mug untouched
+
+
+def test_the_order_context_reserves_a_sets_items_all_or_nothing():
+    async def scenario():
+        net = build_product_item("contexts", name="test-contexts")
+        async with net:
+            c = net.client("customer")
+            first = await c.post("http://order.svc/orders", json={"product_id": GIFT_SET["id"]})
+            items = (await c.get("http://inventory.svc/items")).json()
+            too_many = await c.post("http://order.svc/orders", json={"product_id": GIFT_SET["id"], "quantity": 10})
+            after = (await c.get("http://inventory.svc/items")).json()
+            unknown = await c.post("http://order.svc/orders", json={"product_id": 99})
+            hops = net.calls.query("caller == 'order'")[["callee", "route"]].values.tolist()
+        return first, items, too_many, after, unknown, hops
+
+    first, items, too_many, after, unknown, hops = run(scenario())
+    assert first.status_code == 201
+    assert {int(k): v for k, v in items.items()} == {i: ITEMS_ON_HAND[i] - GIFT_SET["components"].get(i, 0)
+                                                     for i in ITEMS_ON_HAND}
+    assert too_many.status_code == 409 and too_many.headers["content-type"] == "application/problem+json"
+    assert after == items  # nothing reserved when one item is short
+    assert unknown.status_code == 404
+    assert hops[:2] == [["catalog", "/products/{product_id}"], ["inventory", "/reservations"]]
+
+
+def test_the_gift_set_experiment_audits_the_shelf():
+    shared = run(gift_set_experiment("shared", orders=40, seed=1))
+    contexts = run(gift_set_experiment("contexts", orders=40, seed=1))
+    assert list(shared.orders["product_id"]) == list(contexts.orders["product_id"])  # same seeded orders
+    s, c = shared.summary, contexts.summary
+    assert s["oversold"] == s["accepted"] - s["shipped"] > 0
+    assert c["oversold"] == 0 and c["phantom units"] == 0
+    assert s["shipped"] == c["shipped"]  # the shelf is the same: only the books differ
+    assert (shared.shelf["phantom"] >= 0).all()
+
+
+def test_product_item_bad_input():
+    with pytest.raises(ConfigurationError, match="design='both'"):
+        build_product_item("both")
+    with pytest.raises(ConfigurationError, match="orders=0"):
+        run(gift_set_experiment("shared", orders=0))
+
+
+# -- employees, auth, search --------------------------------------------------------------------
+
+
+def test_search_index_matches_every_word():
+    index = SearchIndex()
+    index.put("people", "1", {"name": "Kim Sora", "department": "it"})
+    index.put("people", "2", {"name": "Kim Minho", "department": "sales"})
+    assert [h["id"] for h in index.search("people", "kim")] == ["1", "2"]
+    assert [h["id"] for h in index.search("people", "KIM it")] == ["1"]
+    assert index.search("nothing", "kim") == []
+
+
+def test_employee_service_checks_tokens_with_auth_and_feeds_search():
+    async def scenario():
+        net = build_people("service", seed=2, name="test-people")
+        async with net:
+            c = net.client("browser")
+            hr = await login(c, "hana")
+            staff = await login(c, "minjun")
+            added = await c.post("http://employee.svc/employees", headers=hr,
+                                 json={"name": "Park Test", "department": "it", "role": "engineer"})
+            denied = await c.post("http://employee.svc/employees", headers=staff,
+                                  json={"name": "X", "department": "it", "role": "engineer"})
+            forged = await c.get("http://employee.svc/employees", headers={"authorization": "Bearer abc.def"})
+            found = (await c.get("http://search.svc/indexes/employees/search", params={"q": "park test"})).json()
+            await index_products(net)
+            indexes = (await c.get("http://search.svc/indexes")).json()
+            missing = await c.get("http://search.svc/indexes/nope/search", params={"q": "x"})
+        return added, denied, forged, found, indexes, missing
+
+    added, denied, forged, found, indexes, missing = run(scenario())
+    assert added.status_code == 201 and added.json()["indexed"] is True
+    assert denied.status_code == 403
+    assert forged.status_code == 401 and "signature" in forged.json()["detail"]
+    assert [h["name"] for h in found] == ["Park Test"]
+    assert indexes == {"employees": len(directory(seed=2)) + 1, "products": 10}
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+def test_people_load_labels_features_and_is_seeded():
+    async def scenario(design):
+        net = build_people(design, seed=3, name="test-people-load")
+        async with net:
+            return (await people_load(net, design, rate=200, requests=40, seed=3)).df
+
+    a, b = run(scenario("embedded")), run(scenario("service"))
+    assert list(a["label"]) == list(b["label"])
+    assert set(a["label"]) == {"search", "list", "add"} and a["ok"].all() and b["ok"].all()
+
+
+def test_a_search_outage_only_hurts_search_when_it_is_its_own_service():
+    service = run(search_outage_experiment("service", rate=200, requests=60, at="0.1s", seed=1))
+    embedded = run(search_outage_experiment("embedded", rate=200, requests=60, at="0.1s", seed=1))
+    s = service.availability.set_index("feature")["availability"]
+    e = embedded.availability.set_index("feature")["availability"]
+    assert s["list"] == s["add"] == 1.0 and s["search"] < 1.0
+    assert e["list"] < 1.0 and e["add"] < 1.0
+    assert service.pending_index  # new employees wait to be indexed
+
+
+def test_scaling_search_out_adds_capacity():
+    table = run(search_scaling_experiment((1, 2), rate=300, requests=120, seed=1))
+    one, two = table.set_index("instances").loc[1], table.set_index("instances").loc[2]
+    assert one["utilisation"] == pytest.approx(1.2) and two["utilisation"] == pytest.approx(0.6)
+    assert one["p95_ms"] > 3 * two["p95_ms"]
+
+
+def test_people_bad_input():
+    with pytest.raises(ConfigurationError, match="design='nope'"):
+        build_people("nope")
+    with pytest.raises(ConfigurationError, match="no search service to scale"):
+        build_people("embedded", search_instances=2)
+    with pytest.raises(ConfigurationError, match="instances"):
+        run(search_scaling_experiment((0,)))
+
+    async def bad_user():
+        net = build_people("service", name="test-people-bad")
+        async with net:
+            await login(net.client("x"), "nobody")
+
+    with pytest.raises(ConfigurationError, match="unknown user 'nobody'"):
+        run(bad_user())
