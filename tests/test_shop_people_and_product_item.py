@@ -106,7 +106,12 @@ def test_employee_service_checks_tokens_with_auth_and_feeds_search():
                                  json={"name": "Park Test", "department": "it", "role": "engineer"})
             denied = await c.post("http://employee.svc/employees", headers=staff,
                                   json={"name": "X", "department": "it", "role": "engineer"})
-            forged = await c.get("http://employee.svc/employees", headers={"authorization": "Bearer abc.def"})
+            from labsvc.security import TokenIssuer
+
+            # A well-formed JWT for the right issuer and audience, signed with another secret.
+            impostor = TokenIssuer("HS256", secret=b"x" * 32, issuer="labsvc-auth", audience="labsvc-people")
+            bad = impostor.issue("hana", claims={"roles": ["admin"]})
+            forged = await c.get("http://employee.svc/employees", headers={"authorization": f"Bearer {bad}"})
             found = (await c.get("http://search.svc/indexes/employees/search", params={"q": "park test"})).json()
             await index_products(net)
             indexes = (await c.get("http://search.svc/indexes")).json()
@@ -116,7 +121,7 @@ def test_employee_service_checks_tokens_with_auth_and_feeds_search():
     added, denied, forged, found, indexes, missing = run(scenario())
     assert added.status_code == 201 and added.json()["indexed"] is True
     assert denied.status_code == 403
-    assert forged.status_code == 401 and "signature" in forged.json()["detail"]
+    assert forged.status_code == 401 and "bad_signature" in forged.json()["detail"]
     assert [h["name"] for h in found] == ["Park Test"]
     assert indexes == {"employees": len(directory(seed=2)) + 1, "products": 10}
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"

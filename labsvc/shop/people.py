@@ -33,13 +33,9 @@ stateless API instances), which works in-process only.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
-import json
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +47,7 @@ from ..errors import ConfigurationError
 from ..load import LoadRun, open_loop
 from ..network import Network
 from ..problems import Problem, problem_type
+from ..security import TokenIssuer, TokenRejected
 from ..service import Request, create_service, http
 
 __all__ = [
@@ -87,7 +84,7 @@ USERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "minjun": ("minjun-pw", ("staff",)),
 }
 
-_KEY = b"labsvc-course-only-signing-key"  # demo key: never reuse outside the course
+_KEY = b"labsvc-course-only-signing-key-hs256"  # demo key (>= 32 bytes): never reuse outside the course
 _TOKEN_TTL = 600.0
 _FIRST = ["Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim"]
 _GIVEN = ["Jiwoo", "Minseo", "Hyunwoo", "Seoyeon", "Dohyun", "Jiho", "Yuna", "Siwoo", "Harin", "Eunwoo"]
@@ -146,10 +143,10 @@ class Credentials(BaseModel):
     password: str
 
 
-def _sign(payload: dict) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode().rstrip("=")
-    mac = hmac.new(_KEY, body.encode(), hashlib.sha256).hexdigest()
-    return f"{body}.{mac}"
+# Tokens are real JWTs (PyJWT through labsvc.security), HS256 with a shared
+# secret: the auth service issues them and verifies them for the others.
+_ISSUER = TokenIssuer("HS256", secret=_KEY, issuer="labsvc-auth", audience="labsvc-people", ttl=_TOKEN_TTL)
+_VERIFIER = _ISSUER.verifier()
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -166,7 +163,7 @@ def auth_app():
         user = USERS.get(body.username)
         if user is None or not hmac.compare_digest(user[0], body.password):
             raise _unauthorized("unknown user name or wrong password")
-        token = _sign({"sub": body.username, "roles": list(user[1]), "exp": time.time() + _TOKEN_TTL})
+        token = _ISSUER.issue(body.username, claims={"roles": list(user[1])})
         return {"token": token, "expires_in": _TOKEN_TTL}
 
     @app.get("/verify")
@@ -175,14 +172,11 @@ def auth_app():
         if not header.lower().startswith("bearer "):
             raise _unauthorized("send 'Authorization: Bearer <token>' (get one from POST /tokens)")
         token = header.split(" ", 1)[1].strip()
-        body, _, mac = token.partition(".")
-        expected = hmac.new(_KEY, body.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(mac, expected):
-            raise _unauthorized("the token's signature is wrong")
-        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if payload["exp"] < time.time():
-            raise _unauthorized("the token has expired; sign in again")
-        return {"sub": payload["sub"], "roles": payload["roles"]}
+        try:
+            claims = _VERIFIER.verify(token)
+        except TokenRejected as exc:
+            raise _unauthorized(f"the token was rejected ({exc.reason}): {exc.detail}") from None
+        return {"sub": claims["sub"], "roles": claims["roles"]}
 
     return app
 

@@ -1,0 +1,120 @@
+"""Notebook 06 measures what it claims about data ownership, CQRS and sagas, and its solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "06_data_per_service_and_cqrs.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_each_service_owns_its_database_and_gets_other_data_through_apis(tb):
+    dbs = tb.value("describe_databases(net).to_dict('records')")  # the network was stopped by the last cell
+    assert [d["tables"] for d in dbs] == ["", ""] and [d["open"] for d in dbs] == [False, False]
+    assert tb.ref("receipt")["customer_name"] == "Ada Lovelace"
+    hops = tb.value("receipt_calls[['caller', 'callee']].values.tolist()")
+    assert hops == [["frontend", "orders"], ["orders", "customers"]]
+    assert tb.value("bad.status_code") == 422
+    assert tb.value("[e['field'] for e in bad.json()['errors']]") == ["body.total"]
+
+
+def test_the_shared_database_breaks_on_the_other_teams_migration_and_per_service_does_not(tb):
+    rows = tb.value("schema_table.to_dict('records')")
+    table = {(r["design"], r["phase"], r["service"]): r for r in rows}
+    assert table[("shared", "v1", "orders")]["availability"] == 1.0
+    assert table[("shared", "v2", "orders")]["availability"] == 0.0
+    assert table[("shared", "v2", "orders")]["error_class"] == "OperationalError"
+    assert all(r["availability"] == 1.0 for r in rows if r["design"] == "per-service")
+    problem = tb.ref("schema['shared'].problem")
+    assert problem["status"] == 500 and problem["sql_error"] == "no such column: customers.name"
+
+
+def test_api_composition_costs_hops_and_needs_every_source(tb):
+    rows = tb.value("composition.table.to_dict('records')")
+    up = {r["strategy"]: r for r in rows if r["delivery"] == "up"}
+    assert {s: r["hops"] for s, r in up.items()} == {"sequential": 42, "parallel": 42, "batched": 4}
+    assert up["batched"]["p50_ms"] < up["parallel"]["p50_ms"] < up["sequential"]["p50_ms"]
+    assert all(r["same_answer"] for r in up.values())
+    assert all(r["availability"] == 0.0 for r in rows if r["delivery"] == "down")
+
+
+def test_the_read_model_lags_then_converges_to_the_command_side(tb):
+    assert tb.value("first_look.status_code") == 404  # eventual consistency: not there yet
+    assert tb.value("convergence.converged") is True
+    stats = tb.value("convergence.stats.drop(columns='side').to_dict('records')")
+    assert stats[0] == stats[1] and stats[0]["orders"] == 301  # one first order + 300 under load
+    summary = tb.value("lag_summary(lag).to_dict()")
+    assert summary["events"] > 300
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"] < 2000
+    assert tb.value("int((lag['lag_ms'] < 0).sum())") == 0
+    # The read model answers the query with the command side down, in one hop.
+    assert tb.value("shipped.status_code") == 200 and tb.ref("shipped_hops") == 1
+    assert tb.value("len(shipped.json())") == stats[0]["SHIPPED"]
+
+
+def test_the_outbox_survives_a_broker_outage_and_direct_publishing_loses_events(tb):
+    rows = {r["publish"]: r for r in tb.value("outbox.table.to_dict('records')")}
+    assert rows["outbox"]["missing"] == 0 and rows["outbox"]["converged"] and rows["outbox"]["failed"] == 0
+    assert rows["direct"]["missing"] == rows["direct"]["failed"] == 45
+    assert rows["direct"]["command_orders"] == 150 and not rows["direct"]["converged"]
+
+
+def test_the_saga_keeps_its_invariants_in_every_scenario_and_fails_them_without_compensations(tb):
+    holds = tb.value("invariants.groupby('scenario')['holds'].all().to_dict()")
+    assert set(holds) == {"no faults", "stock shortage", "payment errors", "payment timeouts", "inventory down",
+                          "all at once"}
+    assert all(holds.values())
+    outcomes = tb.value("outcomes.groupby('outcome')['orders'].sum().to_dict()")
+    assert {"approved", "out_of_stock", "payment_declined", "payment_unavailable", "inventory_unavailable"} <= set(outcomes)
+    per_scenario = tb.value("outcomes.groupby('scenario')['orders'].sum().to_dict()")
+    assert set(per_scenario.values()) == {100}
+    broken = tb.value("dict(zip(broken.invariants['invariant'], broken.invariants['holds']))")
+    assert broken["every failed order compensated"] is False
+    assert broken["stock never oversold"] is True
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert tb.value("bool(check('06.read-model-field', ...))") is False
+    assert tb.value("bool(check('06.compensations', ..., log=log))") is False
+    assert "replace the" in tb.value("check('06.composition-hops', hops, result=composition).message")
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        await cqrs.start()
+        cqrs.start_pumps()
+        await cqrs.load(rate=100, requests=40)
+        def size(view):
+            return "large" if view["total"] >= 100 else "small"
+        wrong1 = bool(check("06.read-model-field", await cqrs.views(), orders=await cqrs.orders()))
+        await cqrs.redeploy_read_model(fields={"size": size})
+        converged = (await cqrs.converge()).converged
+        views = await cqrs.views()
+        orders = await cqrs.orders()
+        ok1 = bool(check("06.read-model-field", views, orders=orders))
+        await cqrs.stop()
+
+        answer2 = {"create_order": "cancel_order", "reserve_stock": "release_stock", "charge_payment": "refund_payment"}
+        ok2 = bool(check("06.compensations", answer2, log=saga_runs["all at once"].log))
+        wrong2 = bool(check("06.compensations", {**answer2, "reserve_stock": "refund_payment"},
+                            log=saga_runs["all at once"].log))
+
+        def hops(n):
+            return 2 * n + 2
+        ok3 = bool(check("06.composition-hops", hops, result=composition))
+        wrong3 = bool(check("06.composition-hops", lambda n: 2 * n + 1, result=composition))
+    """)
+    assert tb.ref("converged") is True
+    assert tb.ref("wrong1") is False and tb.ref("ok1") is True
+    assert tb.value("len(views)") == 40
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False
