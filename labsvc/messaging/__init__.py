@@ -17,7 +17,7 @@ one consumer at a time. Delivery is **at least once**:
 Because a message can arrive twice, consumers must be idempotent:
 :class:`IdempotentConsumer` applies each message's effect exactly once.
 
-Choices (the lead's notes on what was built):
+Design choices:
 
 - one module per idea: ``_broker`` (queues, leases, acks, stats), ``_consumer``
   (poll / await / iterate / close), ``_idempotent``, ``_http`` (the broker as
