@@ -1,0 +1,82 @@
+"""Notebook 07 measures temporal coupling, redeliveries and dead letters, and its solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "07_sync_and_async_communication.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_one_order_each_way_and_the_broker_in_the_call_log(tb):
+    assert tb.ref("replies") == {"sync": [201, {"order_id": 1, "status": "completed"}],
+                                 "async": [202, {"order_id": 1, "status": "accepted"}]}
+    assert tb.value("len(sync_flow.net.calls)") == 3
+    edges = tb.value("sorted(set(zip(async_flow.net.calls['caller'], async_flow.net.calls['callee'])))")
+    assert ["orders", "broker"] in edges and ["payment", "broker"] in edges and ["notification", "broker"] in edges
+    assert not any(callee == "payment" for _, callee in edges)
+
+
+def test_the_user_waits_for_the_whole_chain_but_the_broker_costs_calls(tb):
+    rows = {r["style"]: r for r in tb.value("happy_table.to_dict('records')")}
+    assert rows["sync"]["availability"] == rows["async"]["availability"] == 1.0
+    assert rows["async"]["user_p50_ms"] < rows["sync"]["user_p50_ms"]
+    assert rows["sync"]["calls_per_order"] == pytest.approx(3.0, abs=0.1)
+    assert rows["async"]["calls_per_order"] > 2 * rows["sync"]["calls_per_order"]
+
+
+def test_the_outage_loses_sync_orders_and_delays_async_ones(tb):
+    rows = {r["style"]: r for r in tb.value("outage_table.to_dict('records')")}
+    assert rows["sync"]["orders"] == rows["async"]["orders"] == 80
+    # about 32 orders fall in the 0.8 s outage; a busy machine sends some of them late
+    assert rows["sync"]["lost"] >= 10 and rows["sync"]["availability"] < 0.9
+    assert rows["async"]["lost"] == 0 and rows["async"]["availability"] == rows["async"]["completed"] == 1.0
+    assert rows["async"]["max_backlog"] >= 10
+    assert rows["async"]["completion_max_ms"] > 300  # orders placed as payment went down waited for it
+
+
+def test_redeliveries_charge_twice_only_without_idempotency(tb):
+    rows = {r["consumer"]: r for r in tb.value("delivery_summary(runs).to_dict('records')")}
+    assert rows["naive"]["double_charged"] > 0 and rows["idempotent"]["double_charged"] == 0
+    assert rows["idempotent"]["redelivered"] > 0 and rows["idempotent"]["duplicates_skipped"] > 0
+    events = tb.value("list(runs['idempotent'].history(lost_ack)['event'])")
+    assert events[:3] == ["delivered", "expired", "requeued"] and events[-1] == "acked"
+
+
+def test_the_poison_order_is_dead_lettered(tb):
+    assert tb.value("runs['idempotent'].dead_letters.to_dict('records')") == [
+        {"message_id": "order-7", "order_id": 7, "amount": 0.0, "reason": "delivery_limit", "delivery_count": 4}]
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        answer1 = {style: int((~r.orders["completed"]).sum()) for style, r in outage.items()}
+        ok1 = bool(check("07.lost-orders", answer1, results=outage))
+        wrong1 = bool(check("07.lost-orders", {"sync": 0, "async": 0}, results=outage))
+        notification_down = await compare_styles(down="notification", at="0.6s", outage="0.8s", rate=40,
+                                                 duration="2s", seed=7, name="nb07-ex2")
+        answer2 = {style: float(r.orders["accepted"].mean()) for style, r in notification_down.items()}
+        ok2 = bool(check("07.notification-down", answer2, results=notification_down))
+        wrong2 = bool(check("07.notification-down", answer2, results=outage))
+        answer3 = int((runs["naive"].ledger.groupby("order_id").size() > 1).sum())
+        ok3 = bool(check("07.double-charges", answer3, result=runs["naive"]))
+        wrong3 = bool(check("07.double-charges", answer3, result=runs["idempotent"]))
+    """)
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("answer1")["async"] == 0 and tb.ref("answer1")["sync"] > 0
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.ref("answer2")["async"] == 1.0 and tb.ref("answer2")["sync"] < 0.9
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False and tb.ref("answer3") > 0
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert "replace the ..." in tb.value("repr(check('07.lost-orders', ..., results=outage))")

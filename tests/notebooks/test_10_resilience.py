@@ -1,0 +1,87 @@
+"""Notebook 10 measures breakers, failover, retry storms and fan-out tails, and its solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "10_resilience.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def subsequence(wanted, seq) -> bool:
+    it = iter(seq)
+    return all(any(x == w for x in it) for w in wanted)
+
+
+def test_the_breaker_opens_probes_and_closes(tb):
+    transitions = tb.value("with_breaker.transitions")
+    states = [transitions[0][0], *(to for _, to in transitions)]
+    assert subsequence(["CLOSED", "OPEN", "HALF_OPEN", "CLOSED"], states) and states[-1] == "CLOSED"
+    assert tb.value("without_breaker.transitions") == []
+
+
+def test_the_breaker_fails_fast_and_spares_reviews(tb):
+    rows = {(r["breaker"], r["phase"]): r for r in tb.value("phases.to_dict('records')")}
+    on, off = rows[("with breaker", "during")], rows[("without breaker", "during")]
+    assert on["degraded"] == off["degraded"] == 1.0
+    assert on["p50_ms"] < 20 and off["p50_ms"] >= 100
+    assert on["calls_to_reviews"] < off["calls_to_reviews"] / 2
+
+
+def test_breakers_and_a_retry_route_around_the_dead_instance(tb):
+    rows = {r["strategy"]: r for r in tb.value("failover_summary(failover).to_dict('records')")}
+    assert rows["round robin"]["errors"] >= 25
+    assert rows["breakers"]["errors"] <= 8
+    assert rows["breakers + retry"]["errors"] == 0
+
+
+def test_naive_retries_storm_and_a_budget_holds_them(tb):
+    per = {(r["policy"], r["layer"]): r["per_request"] for r in tb.value("storm.to_dict('records')")}
+    assert per[("naive", "c")] == 27.0 > 10
+    assert per[("none", "c")] == 1.0
+    assert per[("budget", "c")] <= 1.34
+    assert 1.0 < per[("budget + one layer", "c")] <= 1.3
+
+
+def test_fanout_makes_the_tail_common(tb):
+    model = {r["fanout"]: r for r in tb.value("model.to_dict('records')")}
+    assert model[1]["p99_ms"] < 5 and model[5]["p99_ms"] >= 45
+    assert model[100]["slow_share"] == pytest.approx(model[100]["predicted_slow_share"], abs=0.03)
+    measured = {r["fanout"]: r for r in tb.value("measured.to_dict('records')")}
+    assert measured[10]["p99_ms"] > 3 * measured[1]["p99_ms"]
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        changes = with_breaker.events.query("kind == 'state_transition'")
+        answer1 = [changes["from_state"].iloc[0], *changes["to_state"]]
+        ok1 = bool(check("10.breaker-states", answer1, events=with_breaker.events))
+        wrong1 = bool(check("10.breaker-states", ["CLOSED", "OPEN", "CLOSED"], events=with_breaker.events))
+        naive = await retry_storm("naive", requests=50, seed=10, name="nb10-ex2")
+        answer2 = int((naive.calls["callee"] == "c").sum()) / naive.user_requests
+        ok2 = bool(check("10.amplification", answer2, result=naive))
+        wrong2 = bool(check("10.amplification", 9, result=naive))
+        answer3 = 1 - (1 - 0.005) ** 50
+        ok3 = bool(check("10.fanout", answer3))
+        wrong3 = bool(check("10.fanout", 0.005 * 50 / 2))
+    """)
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("answer2") == 27.0 and tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+
+
+def test_nothing_is_left_running(tb):
+    assert tb.value("[n.name for n in running_networks() if n.name.startswith('nb10')]") == []
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert "replace the ..." in tb.value("repr(check('10.fanout', ...))")
