@@ -126,6 +126,16 @@ class Lifespan:
             if not isinstance(exc, Exception):
                 raise
 
+    def abort(self) -> None:
+        """End the lifespan without a shutdown message: the process crashed.
+
+        The app's shutdown code does not run (a killed process cleans up
+        nothing), so what it would have undone on a clean stop stays undone.
+        """
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+
     async def shutdown(self) -> None:
         if self._task is None:
             return

@@ -525,14 +525,16 @@ def registry_app(registry: ServiceRegistry, *, title: str = "registry") -> FastA
     ======  ==============================================  ======================
 
     Every request first runs ``registry.tick()``, standing in for Eureka's
-    eviction timer.
+    eviction timer. ``/health`` and ``/ready`` are there as on every labsvc
+    service.
     """
+    from .service import create_service
 
     def tick() -> None:
         registry.tick()
 
-    app = FastAPI(title=title, description="labsvc service registry (Eureka semantics)",
-                  dependencies=[Depends(tick)])
+    app = create_service(title, description="labsvc service registry (Eureka semantics)",
+                         dependencies=[Depends(tick)])
     _install_problem_handlers(app)
 
     @app.post("/services/{service}/instances", status_code=201)

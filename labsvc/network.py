@@ -373,6 +373,16 @@ class Network:
                 await instance.lifespan.shutdown()
         instance.lifespan = None
 
+    def _abort_instance(self, instance: Instance) -> None:
+        # An in-process crash: the instance stops at once and its lifespan
+        # ends without running the app's shutdown code.
+        instance.state = "stopped"
+        lifespan, instance.lifespan = instance.lifespan, None
+        shared = instance.service._shared_app is not None and any(
+            i.running and i.lifespan is lifespan for i in instance.service.instances)
+        if lifespan is not None and not shared:
+            lifespan.abort()
+
     async def stop_instance(self, instance: str) -> None:
         """Stop one instance: afterwards it refuses connections (a crash or a scale-in)."""
         self._require_started()
@@ -399,7 +409,9 @@ class Network:
                 continue
             if self.mode == "process" and inst.process is not None:
                 inst.process.kill()  # SIGKILL: no graceful shutdown, as in a crash
-            await self._stop_instance(inst)
+                await self._stop_instance(inst)
+            else:
+                self._abort_instance(inst)
             crashed.append(inst.name)
             if delay is not None:
                 task = asyncio.get_running_loop().create_task(self._restart_later(inst, delay))

@@ -237,3 +237,30 @@ def test_raise_for_status_works_on_network_responses():
     assert ok.raise_for_status() is ok
     with pytest.raises(httpx.HTTPStatusError, match="404"):
         missing.raise_for_status()
+
+
+def test_an_in_process_crash_skips_the_apps_shutdown_code():
+    from contextlib import asynccontextmanager
+
+    events = []
+
+    def app_factory():
+        @asynccontextmanager
+        async def lifespan(app):
+            events.append("startup")
+            yield
+            events.append("shutdown")
+
+        return create_service("fragile", lifespan=lifespan)
+
+    async def scenario():
+        net = labsvc.Network(name="units")
+        net.add("fragile", app_factory)
+        async with net:
+            await net.crash("fragile-1")
+            assert not net.instance("fragile-1").running
+            await net.start_instance("fragile-1")
+        return list(events)
+
+    # start, crash (no shutdown), start again, clean stop (shutdown).
+    assert run(scenario()) == ["startup", "startup", "shutdown"]

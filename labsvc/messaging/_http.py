@@ -85,7 +85,9 @@ def broker_app(broker: Broker, *, title: str = "broker") -> FastAPI:
     >>> asyncio.run(demo())
     (404, 'application/problem+json')
     """
-    app = FastAPI(title=title, description="labsvc message broker: topics, groups, leases, acks, dead letters")
+    from ..service import create_service
+
+    app = create_service(title, description="labsvc message broker: topics, groups, leases, acks, dead letters")
     _install_problem_handlers(app)
 
     @app.post("/topics/{topic}/messages", status_code=201)
