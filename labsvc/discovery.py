@@ -66,6 +66,7 @@ __all__ = [
     "ServiceRegistry",
     "DiscoveryClient",
     "registry_app",
+    "registry_service",
     "HttpRegistryClient",
 ]
 
@@ -569,6 +570,13 @@ def registry_app(registry: ServiceRegistry, *, title: str = "registry") -> FastA
 
     app.state.registry = registry
     return app
+
+
+def registry_service() -> FastAPI:
+    """A registry service with a fresh :class:`ServiceRegistry` on the real clock:
+    the zero-argument factory process mode needs
+    (``net.add("registry", "labsvc.discovery:registry_service")``)."""
+    return registry_app(ServiceRegistry())
 
 
 class HttpRegistryClient:

@@ -58,7 +58,7 @@ from ._broker import (
     UnknownGroupError,
 )
 from ._consumer import Consumer
-from ._http import HttpBrokerClient, RemoteDelivery, broker_app
+from ._http import HttpBrokerClient, RemoteDelivery, broker_app, broker_service
 from ._idempotent import IdempotentConsumer
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "Delivery",
     "DeadLetter",
     "IdempotentConsumer",
+    "broker_service",
     "UnknownDeliveryError",
     "UnknownGroupError",
     "ConsumerClosedError",

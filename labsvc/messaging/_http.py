@@ -36,7 +36,7 @@ from ..problems import raise_for_problem
 from ._broker import Broker
 from ._message import ConsumerClosedError, Message, UnknownDeliveryError, UnknownGroupError
 
-__all__ = ["broker_app", "HttpBrokerClient", "RemoteDelivery"]
+__all__ = ["broker_app", "broker_service", "HttpBrokerClient", "RemoteDelivery"]
 
 # Each labsvc error maps to one HTTP status and one problem type.
 _ERRORS: list[tuple[type[Exception], int, str, str]] = [
@@ -145,6 +145,12 @@ def broker_app(broker: Broker, *, title: str = "broker") -> FastAPI:
 
     app.state.broker = broker
     return app
+
+
+def broker_service() -> FastAPI:
+    """A broker service with a fresh :class:`Broker`: the zero-argument factory
+    process mode needs (``net.add("broker", "labsvc.messaging:broker_service")``)."""
+    return broker_app(Broker())
 
 
 @dataclass(eq=False)
