@@ -347,6 +347,10 @@ class Network:
                 owner = next(i for i in instance.service.instances if i.lifespan is not None and i.running)
                 instance.lifespan = owner.lifespan
             else:
+                if instance.service._shared_app is None and hasattr(instance.app, "state"):
+                    # A per-instance app may call other services from its own
+                    # background tasks: labsvc.service.app_client(app).
+                    instance.app.state.labsvc = InstanceContext(self, instance)
                 instance.lifespan = Lifespan(instance.app)
                 await instance.lifespan.startup()
         instance.state = "running"

@@ -70,7 +70,10 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     proxy = os.environ.get(ENV_PROXY)
     service = os.environ.get(ENV_SERVICE) or instance.rsplit("-", 1)[0]
     context = ProxyContext(instance, service, ProxyHop(proxy)) if proxy else None
-    app = LabsvcASGIWrapper(load_app(target), context)
+    inner = load_app(target)
+    if context is not None and hasattr(inner, "state"):
+        inner.state.labsvc = context  # for labsvc.service.app_client(app)
+    app = LabsvcASGIWrapper(inner, context)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
     server = uvicorn.Server(config)
     if fd is not None:

@@ -34,7 +34,7 @@ from .client import DEFAULT_TIMEOUT, Client, parse_traceparent
 from .errors import NetworkStateError
 from .problems import Problem, problem_response, problem_type
 
-__all__ = ["create_service", "install_problem_handlers", "http", "instance_name", "set_ready", "Problem", "Request"]
+__all__ = ["create_service", "install_problem_handlers", "http", "app_client", "instance_name", "set_ready", "Problem", "Request"]
 
 
 def create_service(
@@ -164,3 +164,22 @@ def http(request: Request, *, timeout: float | None = DEFAULT_TIMEOUT) -> Client
             "add it to a labsvc.Network, or serve it with 'python -m labsvc serve'"
         )
     return ctx.client(trace_id=parse_traceparent(request.headers.get("traceparent")), timeout=timeout)
+
+
+def app_client(app: FastAPI, *, timeout: float | None = DEFAULT_TIMEOUT) -> Client:
+    """A client for calls a service makes on its own, outside any request.
+
+    For background work started in the app's lifespan (an outbox relay, a
+    heartbeat to a registry): the calls go through the network as this
+    instance and start new traces. It works for apps built by a factory (one
+    app per instance) in both modes; an app object shared by several
+    instances cannot tell which instance it is.
+    """
+    ctx = getattr(app.state, "labsvc", None)
+    if ctx is None:
+        raise NetworkStateError(
+            "this app has no instance of its own on a labsvc network: add it with a factory function "
+            "(net.add('name', make_app)) so that each instance gets its own app, and call app_client "
+            "once the network has started it"
+        )
+    return ctx.client(timeout=timeout)

@@ -64,3 +64,29 @@ def orders():
         return {"id": order_id, "stock": r.json(), "trace": request.headers.get("traceparent", "")}
 
     return app
+
+
+def heartbeat_sender():
+    """Calls inventory from a background task started in its lifespan (no request involved)."""
+    import asyncio
+
+    from labsvc.service import app_client
+
+    @asynccontextmanager
+    async def lifespan(app):
+        async def beat():
+            r = await app_client(app).get("http://inventory.svc/stock/beat")
+            app.state.beat = r.json()["sku"]
+
+        task = asyncio.create_task(beat())
+        yield
+        await task
+
+    app = create_service("sender", lifespan=lifespan)
+    app.state.beat = None
+
+    @app.get("/beat")
+    async def last_beat():
+        return {"beat": app.state.beat}
+
+    return app

@@ -326,3 +326,29 @@ def test_process_mode_needs_an_importable_app():
     with pytest.raises(labsvc.ProcessModeError, match="importable"):
         run(net.start())
     assert not net.started
+
+
+def test_a_service_calls_others_from_its_own_background_task(mode):
+    async def scenario():
+        net = shop(mode, inventory_instances=1)
+        net.add("sender", netapps.heartbeat_sender)
+        async with net:
+            for _ in range(200):  # the task runs right after start-up; yield until it has
+                beat = (await net.client().get("http://sender.svc/beat")).json()["beat"]
+                if beat:
+                    break
+                await asyncio.sleep(0.01 if mode == "process" else 0)
+            return beat, net.calls
+
+    beat, calls = run(scenario())
+    assert beat == "beat"
+    row = calls[calls["callee"] == "inventory"].iloc[0]
+    assert (row.caller, row.caller_instance, row.route) == ("sender", "sender-1", "/stock/{sku}")
+
+
+def test_app_client_needs_a_per_instance_app():
+    from labsvc.errors import NetworkStateError
+    from labsvc.service import app_client, create_service
+
+    with pytest.raises(NetworkStateError, match="factory"):
+        app_client(create_service("alone"))
