@@ -25,25 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 
 from labsvc import Network
 from labsvc.gateway import gateway_app
 from labsvc.security import TokenIssuer
 from labsvc.shop.services import catalog_app
 
+from _timing import per_call  # benchmarks/_timing.py (scripts run from this folder)
+
 CALLS = 1500
 ROUNDS = 5
 TARGET = 2.5
 
-
-async def per_call(fn, n: int) -> float:
-    for _ in range(50):  # warm up
-        await fn()
-    t = time.perf_counter()
-    for _ in range(n):
-        await fn()
-    return (time.perf_counter() - t) / n
 
 
 def build(name: str, auth=None) -> Network:

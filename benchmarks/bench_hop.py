@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 
 import httpx
 
 from labsvc import Network
 from labsvc.shop.services import catalog_app
+
+from _timing import per_call  # benchmarks/_timing.py (scripts run from this folder)
 
 CALLS = 2000
 ROUNDS = 5
@@ -48,14 +49,6 @@ async def direct_asgi(app):
 
     return call
 
-
-async def per_call(fn, n: int) -> float:
-    for _ in range(50):  # warm up
-        await fn()
-    t = time.perf_counter()
-    for _ in range(n):
-        await fn()
-    return (time.perf_counter() - t) / n
 
 
 async def main() -> None:

@@ -28,7 +28,7 @@ from .client import Client
 from .clock import parse_duration
 from .errors import ConfigurationError
 
-__all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "PERCENTILES"]
+__all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "PERCENTILES"]
 
 PERCENTILES = (50, 90, 95, 99)
 PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
@@ -135,6 +135,29 @@ def summarize(df: pd.DataFrame, duration: float | None = None) -> pd.Series:
         out[f"p{p}_ms"] = float(lat.quantile(p / 100.0)) * 1000 if n else math.nan
     out["max_ms"] = float(lat.max()) * 1000 if n else math.nan
     return pd.Series(out)
+
+
+def by_label(df: pd.DataFrame, order: list[str] | None = None, *, percentiles: tuple[int, ...] = (50, 99),
+             name: str = "label", design: str | None = None) -> pd.DataFrame:
+    """Requests, availability and latency percentiles (ms) per ``label`` of a load run.
+
+    ``order`` lists the labels in the order rows should come (labels not
+    seen in ``df`` are skipped); the label column is renamed ``name``; with
+    ``design``, a first column says which design the run measured.
+    """
+    grouped = df.groupby("label", sort=False)
+    columns = {"requests": grouped.size(), "availability": grouped["ok"].mean()}
+    for p in percentiles:
+        columns[f"p{p}_ms"] = grouped["latency"].quantile(p / 100) * 1000
+    out = pd.DataFrame(columns)
+    if order is not None:
+        seen = set(df["label"])
+        out = out.reindex([label for label in order if label in seen])
+    out.index.name = name
+    out = out.reset_index()
+    if design is not None:
+        out.insert(0, "design", design)
+    return out
 
 
 def _progress(total: int, seconds: float, progress: bool | None, desc: str):

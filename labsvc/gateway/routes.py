@@ -35,8 +35,8 @@ from typing import Any
 
 import httpx
 
-from ..clock import Clock, parse_duration
-from ..errors import ConfigurationError
+from ..clock import Clock
+from ..errors import ConfigurationError, positive_seconds
 from ..resilience import CircuitBreaker, Retry, RetryBudget, is_server_error
 from .ratelimit import RateLimit
 
@@ -50,15 +50,7 @@ _SERVICE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$")
 
 
 def _seconds(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value, name=name)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(str(exc)) from None
-    if seconds <= 0:
-        raise ConfigurationError(f"{name}={value!r} must be more than zero, e.g. '200ms'")
-    return seconds
+    return None if value is None else positive_seconds(value, name)
 
 
 def _service(name: Any) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..clock import parse_duration
 from ..errors import ConfigurationError
-from ..load import LoadRun, open_loop
+from ..load import LoadRun, by_label, open_loop
 from ..network import Network
 from .modules import PRODUCTS, WARMUP
 from .services import MICROSERVICES, monolith_app, payment_app
@@ -105,18 +105,7 @@ async def feature_load(net: Network, design: str, *, rate: float = 100, duration
 
 def availability_by_feature(df: pd.DataFrame, design: str | None = None) -> pd.DataFrame:
     """Requests, availability and latency percentiles per feature (``label``)."""
-    grouped = df.groupby("label", sort=False)
-    out = pd.DataFrame({
-        "requests": grouped.size(),
-        "availability": grouped["ok"].mean(),
-        "p50_ms": grouped["latency"].quantile(0.5) * 1000,
-        "p99_ms": grouped["latency"].quantile(0.99) * 1000,
-    }).reindex([f for f in FEATURES if f in set(df["label"])])
-    out.index.name = "feature"
-    out = out.reset_index()
-    if design is not None:
-        out.insert(0, "design", design)
-    return out
+    return by_label(df, list(FEATURES), percentiles=(50, 99), name="feature", design=design)
 
 
 @dataclass

@@ -44,7 +44,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from ..errors import ConfigurationError
-from ..load import LoadRun, open_loop
+from ..load import LoadRun, by_label, open_loop
 from ..network import Network
 from ..problems import Problem, problem_type
 from ..security import TokenIssuer, TokenRejected
@@ -371,18 +371,7 @@ async def people_load(net: Network, design: str, *, rate: float = 100, requests:
 
 def availability_by_feature(df: pd.DataFrame, design: str | None = None) -> pd.DataFrame:
     """Requests, availability and latency percentiles (ms) per feature of a :func:`people_load` run."""
-    g = df.groupby("label", sort=False)
-    out = pd.DataFrame({
-        "requests": g.size(),
-        "availability": g["ok"].mean(),
-        "p50_ms": g["latency"].quantile(0.5) * 1000,
-        "p95_ms": g["latency"].quantile(0.95) * 1000,
-    }).reindex([f for f in FEATURES if f in set(df["label"])])
-    out.index.name = "feature"
-    out = out.reset_index()
-    if design is not None:
-        out.insert(0, "design", design)
-    return out
+    return by_label(df, list(FEATURES), percentiles=(50, 95), name="feature", design=design)
 
 
 @dataclass
