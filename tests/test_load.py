@@ -122,3 +122,18 @@ def test_summary_of_an_empty_frame_is_nan_not_an_error():
 
     s = summarize(pd.DataFrame(columns=COLUMNS))
     assert s["requests"] == 0 and pd.isna(s["p99_ms"])
+
+
+def test_by_label_summarizes_each_label_in_the_given_order():
+    from labsvc.load import by_label
+
+    df = pd.DataFrame({
+        "i": [0, 1, 2, 3], "due": 0.0, "sent": 0.0, "latency": [0.010, 0.030, 0.002, 0.004],
+        "status": [200, 503, 200, 200], "error": "", "ok": [True, False, True, True],
+        "label": ["page", "page", "browse", "browse"],
+    })
+    out = by_label(df, ["browse", "page", "never seen"], percentiles=(50,), name="feature", design="x")
+    assert list(out.columns) == ["design", "feature", "requests", "availability", "p50_ms"]
+    assert list(out["feature"]) == ["browse", "page"]
+    assert list(out["availability"]) == [1.0, 0.5]
+    assert out["p50_ms"].round(6).tolist() == [3.0, 20.0]
