@@ -74,10 +74,18 @@ def heartbeat_sender():
 
     @asynccontextmanager
     async def lifespan(app):
-        async def beat():
-            r = await app_client(app).get("http://inventory.svc/stock/beat")
-            app.state.beat = r.json()["sku"]
+        done = asyncio.Event()
 
+        async def beat():
+            try:
+                r = await app_client(app).get("http://inventory.svc/stock/beat")
+                app.state.beat = r.json()["sku"]
+            except Exception as exc:  # reported by /beat, so a failing test says why
+                app.state.beat = f"failed: {exc!r}"
+            finally:
+                done.set()
+
+        app.state.beat_done = done
         task = asyncio.create_task(beat())
         yield
         await task
@@ -87,6 +95,8 @@ def heartbeat_sender():
 
     @app.get("/beat")
     async def last_beat():
+        """Answers once the background call has finished (an event, not a poll)."""
+        await asyncio.wait_for(app.state.beat_done.wait(), timeout=60)
         return {"beat": app.state.beat}
 
     return app
