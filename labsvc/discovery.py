@@ -6,9 +6,14 @@ lease with a heartbeat every 30 s; an instance that misses heartbeats for
 runs every 60 s. A clean shutdown **cancels** (deregisters) at once.
 
 **Self-preservation.** The registry expects two renewals per instance per
-minute; if fewer than 85 % of those arrive in the last minute, it assumes a
-network problem rather than mass death and stops evicting until renewals
-recover. It is on by default, as in Eureka, and can be switched off.
+minute; if no more than 85 % of those arrived in the last whole minute, it
+assumes a network problem rather than mass death and stops evicting until
+renewals recover. It is on by default, as in Eureka, and can be switched off.
+Renewals are counted like Eureka's ``MeasuredRate``: per whole minute since
+the registry started, and the count that matters is the previous minute's.
+So a new registry preserves during its first minute (it has not measured a
+full minute yet), and a change in renewals shows up after the minute that
+contains it has ended.
 
 **Eventual consistency.** A :class:`DiscoveryClient` keeps a local copy of
 the registry and refreshes it every 30 s, so it can hand out an instance
@@ -26,19 +31,24 @@ is no background task to leak.
 >>> [i.url for i in registry.lookup("catalog")]
 ['http://catalog-1.svc']
 >>> clock.advance(30); _ = registry.heartbeat("catalog", "catalog-1")
->>> registry.renewals_last_minute(), registry.renewal_threshold
+>>> registry.renewals_this_minute(), registry.renewals_last_minute(), registry.renewal_threshold
+(1, 0, 1)
+>>> clock.advance(30); _ = registry.heartbeat("catalog", "catalog-1")  # t=60: a new minute begins
+>>> registry.renewals_this_minute(), registry.renewals_last_minute()
 (1, 1)
 
 Differences from Eureka, on purpose: a lease expires 90 s after the last
 renewal (Eureka's ``Lease.renew`` adds the duration twice, a known bug it
-keeps for compatibility, so real instances linger about 180 s); renewals are
-counted over a sliding minute rather than the previous full minute; and an
-empty registry does not report self-preservation.
+keeps for compatibility, so real instances linger about 180 s); the expected
+renewals follow registrations, cancellations and evictions at once (Eureka
+also recomputes them every 15 minutes); and an empty registry does not
+report self-preservation.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -138,8 +148,8 @@ class ServiceRegistry:
     ``renewal_interval`` how often instances are expected to send one (it
     sets the expected renewal rate), ``eviction_interval`` how often
     :meth:`tick` runs eviction. Self-preservation suspends eviction while
-    renewals in the last minute are at or below ``renewal_percent_threshold``
-    of those expected. ``gradual_eviction`` evicts at most
+    renewals in the last whole minute are at or below
+    ``renewal_percent_threshold`` of those expected. ``gradual_eviction`` evicts at most
     ``1 - renewal_percent_threshold`` of the registry per run, in random
     order (drawn from ``rng``), as Eureka does so that one bad run cannot
     wipe the registry.
@@ -182,7 +192,11 @@ class ServiceRegistry:
         self.rng = rng if rng is not None else random.Random(0)
         self._instances: dict[str, dict[str, InstanceInfo]] = {}
         self._expected_clients = 0  # Eureka's expectedNumberOfClientsSendingRenews
-        self._renewals: deque[float] = deque()
+        # Eureka's MeasuredRate: whole minutes counted from the registry's start.
+        self._started = self.clock.now()
+        self._minute = 0  # index of the minute being counted
+        self._this_minute = 0
+        self._last_minute = 0
         self._next_eviction = self.clock.now() + self.eviction_interval
         self._preserving = False  # state at the last eviction run, for the on/off events
         self._events: deque[tuple] = deque(maxlen=event_log_size)
@@ -233,7 +247,8 @@ class ServiceRegistry:
         now = self.clock.now()
         info = replace(info, last_renewal=now)
         self._instances[service][instance] = info
-        self._renewals.append(now)
+        self._roll_minute()
+        self._this_minute += 1
         self._event("renewed", service, instance)
         return info
 
@@ -295,11 +310,27 @@ class ServiceRegistry:
     # -- eviction and self-preservation -------------------------------------
 
     def renewals_last_minute(self) -> int:
-        """Heartbeats received in the last 60 s."""
-        cutoff = self.clock.now() - 60.0
-        while self._renewals and self._renewals[0] <= cutoff:
-            self._renewals.popleft()
-        return len(self._renewals)
+        """Heartbeats received in the previous whole minute: what self-preservation compares.
+
+        Minutes are counted from the registry's start (Eureka's
+        ``MeasuredRate``, a 60 s timer); a minute with no heartbeats at all
+        counts 0.
+        """
+        self._roll_minute()
+        return self._last_minute
+
+    def renewals_this_minute(self) -> int:
+        """Heartbeats received so far in the minute being counted."""
+        self._roll_minute()
+        return self._this_minute
+
+    def _roll_minute(self) -> None:
+        minute = math.floor((self.clock.now() - self._started) / 60.0)
+        if minute > self._minute:
+            # The minute just ended becomes the last one, unless a silent minute followed it.
+            self._last_minute = self._this_minute if minute == self._minute + 1 else 0
+            self._this_minute = 0
+            self._minute = minute
 
     @property
     def expected_renewals_per_minute(self) -> float:
@@ -371,6 +402,7 @@ class ServiceRegistry:
         return {
             "instances": sum(len(v) for v in self._instances.values()),
             "renewals_last_minute": self.renewals_last_minute(),
+            "renewals_this_minute": self.renewals_this_minute(),
             "expected_renewals_per_minute": self.expected_renewals_per_minute,
             "renewal_threshold": self.renewal_threshold,
             "self_preservation_enabled": self.self_preservation_enabled,

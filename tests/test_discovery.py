@@ -97,29 +97,85 @@ def test_an_evicted_instance_gets_unknown_instance_on_heartbeat_and_can_register
 
 def test_self_preservation_stops_eviction_when_many_instances_stop_heartbeating():
     registry, clock = ten_instances()
-    beat(registry, clock, NAMES, 2)  # t=60, everyone healthy
+    # The first minute has only the t=30 round (10 renewals <= 17): a new registry preserves
+    # until it has measured a full minute of heartbeats, as Eureka does after a start.
+    beat(registry, clock, NAMES, 4)  # t=120, everyone healthy: [60, 120) had 20 renewals
+    assert not registry.self_preservation
     survivors = NAMES[:4]
-    # 6 of 10 go silent (a network partition, say): 8 renewals a minute <= 17.
-    assert beat(registry, clock, survivors, 2) == []  # t=120
+    # 6 of 10 go silent (a network partition, say) from t=150.
+    assert beat(registry, clock, survivors, 2) == []  # t=180: [120, 180) had 10 + 4 = 14 <= 17
     assert registry.self_preservation
-    assert registry.renewals_last_minute() == 8
-    # Their leases expired at t=150, yet nothing is evicted while preserving.
-    assert beat(registry, clock, survivors, 6) == []  # t=300
+    assert beat(registry, clock, survivors, 2) == []  # t=240: [180, 240) had 4 + 4
+    assert registry.renewals_last_minute() == 8 and registry.renewals_this_minute() == 4
+    # Their leases expired at t=210, yet nothing is evicted while preserving.
+    assert beat(registry, clock, survivors, 6) == []  # t=420
     assert len(up(registry)) == 10
     frame = registry.instances()
     assert frame["expired"].sum() == 6
 
-    # The partition heals: renewals recover and self-preservation turns off.
+    # The partition heals at t=450: [420, 480) has 4 + 10 renewals, [480, 540) all 20.
+    beat(registry, clock, NAMES, 2)
+    assert registry.self_preservation
     beat(registry, clock, NAMES, 2)
     assert not registry.self_preservation
     events = registry.events
     toggles = events[events["event"].str.startswith("self_preservation")]
     assert toggles[["time", "event"]].to_dict("records") == [
-        {"time": 120.0, "event": "self_preservation_on"},
-        {"time": 360.0, "event": "self_preservation_off"},
+        {"time": 60.0, "event": "self_preservation_on"},
+        {"time": 120.0, "event": "self_preservation_off"},
+        {"time": 180.0, "event": "self_preservation_on"},
+        {"time": 540.0, "event": "self_preservation_off"},
     ]
-    assert "8 renewals in the last minute, threshold 17" in toggles.iloc[0]["detail"]
+    assert "14 renewals in the last minute, threshold 17" in toggles.iloc[2]["detail"]
     assert registry.status()["self_preservation"] is False
+
+
+def test_renewals_are_counted_per_whole_minute_like_eurekas_measured_rate():
+    clock = FakeClock()
+    registry = ServiceRegistry(clock)
+    registry.register("catalog", "catalog-1", "http://catalog-1.svc")
+    for t in (10, 59.9, 60, 61):
+        clock.advance(t - clock.now())
+        registry.heartbeat("catalog", "catalog-1")
+    # [0, 60) is over: it had 2; [60, 120) has 2 so far.
+    assert (registry.renewals_last_minute(), registry.renewals_this_minute()) == (2, 2)
+    clock.advance(60)  # t=121: [60, 120) had 2
+    assert (registry.renewals_last_minute(), registry.renewals_this_minute()) == (2, 0)
+    clock.advance(60)  # t=181: a silent minute counts 0
+    assert registry.renewals_last_minute() == 0
+    clock.advance(600)  # many silent minutes
+    assert (registry.renewals_last_minute(), registry.renewals_this_minute()) == (0, 0)
+    assert registry.status()["renewals_this_minute"] == 0
+
+
+@pytest.mark.parametrize("instances", [3, 4, 7])
+def test_a_steady_small_registry_never_preserves_whatever_the_heartbeat_phases(instances):
+    """Counting whole minutes, a heartbeat arriving just after the eviction timer cannot tip it.
+
+    A sliding 60 s window sees ``2n - 1`` renewals for an instant before each
+    heartbeat lands; with three instances that is 5 <= threshold 5, and the
+    registry would flicker into self-preservation in a healthy steady state.
+    """
+    import random
+
+    clock = FakeClock()
+    registry = ServiceRegistry(clock)
+    rng = random.Random(instances)
+    names = [f"catalog-{k}" for k in range(1, instances + 1)]
+    due = {name: rng.uniform(0, 30) for name in names}
+    for name in names:
+        registry.register("catalog", name, f"http://{name}.svc")
+    states = []
+    while clock.now() < 1200:
+        name = min(due, key=due.get)
+        clock.advance(due[name] - clock.now())
+        registry.tick()  # the HTTP app ticks before it handles the heartbeat
+        registry.heartbeat("catalog", name)
+        due[name] += 30
+        if clock.now() >= 120:  # after the first full minute has been measured
+            states.append(registry.self_preservation)
+    assert states and not any(states)
+    assert not registry.events["event"].str.startswith("self_preservation").any()
 
 
 def test_without_self_preservation_the_silent_instances_are_evicted_gradually_like_eureka():
