@@ -217,6 +217,11 @@ def test_landing_notebook_runs_in_jupyterlab(request, tmp_path, capsys):
             assert widgets.count() >= 1, f"no ipywidget was rendered (screenshot {screenshot})"
             widget_text = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
             assert "Error displaying widget" not in widget_text, f"a widget failed to render (screenshot {screenshot})"
+            # The Studio dashboard: a row per instance with its crash button, and the load button.
+            studio = page.locator(".jp-OutputArea-output .widget-vbox", has_text="Studio").last
+            assert studio.count() == 1, f"the Studio dashboard was not rendered (screenshot {screenshot})"
+            assert studio.locator("button", has_text="send load").count() == 1
+            assert studio.locator("button", has_text="crash").count() >= 2
         finally:
             browser.close()
     assert NOTEBOOK.read_bytes() == committed, f"{NOTEBOOK.name} was saved during the test; restore it without outputs"

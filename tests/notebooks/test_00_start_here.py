@@ -37,6 +37,15 @@ def test_error_rate_shows_in_availability_and_errors_are_problem_documents(tb):
     assert tb.value("failed_response.json()['status']") == tb.value("failed_response.status_code")
 
 
+def test_the_scripted_studio_demo_fails_only_on_the_crashed_instance_while_it_is_down(tb):
+    actions = tb.value("studio.run_actions()[['action', 'target']].values.tolist()")
+    assert actions == [["crash", "catalog-2"], ["restart", "catalog-2"]]
+    shares = tb.value("studio.shares().set_index('instance')['errors'].to_dict()")
+    assert shares["catalog-1"] == 0 and shares["catalog-2"] > 0
+    assert tb.value("int((~demo.df['ok']).sum())") == shares["catalog-2"]
+    assert tb.value("float(studio.timeline()['availability'].iloc[-1])") == 1.0
+
+
 def test_unanswered_exercises_say_what_to_do(tb):
     assert tb.value("bool(check('00.instance-url', ...))") is False
 
@@ -65,3 +74,4 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("ok3") is True
     assert tb.ref("wrong3") is False
     tb.inject("await net.stop()")
+

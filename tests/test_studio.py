@@ -1,0 +1,149 @@
+"""The stage dashboard: its buttons and sliders change the network, its load runs report what happened."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from labsvc import Network
+from labsvc.errors import ConfigurationError, UnknownServiceError
+from labsvc.studio import Studio, plot_timeline, timeline
+
+from .network import netapps
+
+
+def stage(name: str) -> Network:
+    net = Network(seed=3, name=name)
+    net.add("inventory", netapps.inventory, instances=2)
+    net.add("orders", netapps.orders)
+    return net
+
+
+def test_a_scripted_crash_during_load_shows_as_errors_on_that_instance_between_crash_and_restart():
+    async def scenario():
+        async with stage("studio-script") as net:
+            studio = Studio(net, "http://inventory.svc/stock/a", rate=200, duration=1.0, window=0.1)
+            run = await studio.run_load(during=[(0.3, "crash", "inventory-2"), (0.6, "restart", "inventory-2")])
+            return studio, run
+
+    studio, run = asyncio.run(scenario())
+    acts = studio.run_actions()
+    assert list(acts["action"]) == ["crash", "restart"] and list(acts["target"]) == ["inventory-2"] * 2
+    crash_at, restart_at = acts["time"]
+    assert 0.3 <= crash_at < restart_at
+    failed = run.df[~run.df["ok"]]
+    assert len(failed) > 0 and set(failed["error"]) == {"InstanceDownError"}
+    # A request fails only if it was due while inventory-2 was down (sent up to one window late at most).
+    assert failed["due"].min() >= crash_at - 0.1 and failed["due"].max() <= restart_at
+    shares = studio.shares().set_index("instance")
+    assert shares.loc["inventory-1", "errors"] == 0
+    assert shares.loc["inventory-2", "errors"] == len(failed)
+    assert shares["calls"].sum() == len(run.df) == 200
+    table = studio.timeline()
+    assert table["requests"].sum() == 200
+    assert table["availability"].iloc[0] == 1.0 and table["availability"].iloc[-1] == 1.0
+    assert table["availability"].min() < 1.0
+    fig = studio.plot()
+    assert len(fig.axes) == 2 and "availability" in fig.axes[0].get_title()
+
+
+def test_a_scripted_fault_and_partition_change_the_network_and_are_logged():
+    async def scenario():
+        async with stage("studio-faults") as net:
+            studio = Studio(net, "http://orders.svc/orders/1", rate=100, duration=0.4)
+            await studio.run_load(during=[(0.0, "fault", "inventory", {"latency_ms": 30}),
+                                          (0.2, "partition", "orders|inventory")])
+            fault = net.service("inventory").fault
+            cut = frozenset(("orders", "inventory")) in net._partitions
+            await studio.act("heal", "orders|inventory")
+            await studio.act("clear", "inventory")
+            return studio, fault, cut, net.service("inventory").fault, set(net._partitions)
+
+    studio, fault, cut, cleared, partitions = asyncio.run(scenario())
+    assert fault.latency is not None and cut
+    assert cleared is None and partitions == set()
+    assert list(studio.actions["action"]) == ["fault", "partition", "heal", "fault"]
+    assert list(studio.actions["detail"])[0] == "latency 30 ms, error rate 0"
+    assert list(studio.actions["detail"])[-1] == "cleared"
+    run = studio.last_run.df
+    # Before the partition, orders answered after inventory's 30 ms; after it, orders answered 502.
+    assert (run.loc[run["due"] < 0.15, "latency"] >= 0.03).all()
+    assert {502} <= set(run["status"])
+
+
+def test_the_widget_buttons_and_sliders_drive_the_network():
+    async def scenario():
+        async with stage("studio-widget") as net:
+            studio = Studio(net, "http://inventory.svc/stock/a", rate=100, duration=0.3)
+            ui = studio.widget
+            row = ui.rows["inventory-1"]
+            row["latency"].value = 50
+            row["errors"].value = 0.25
+            fault = net.instance("inventory-1").fault
+            row["button"].click()  # crash
+            await studio.settle()
+            crashed = (net.instance("inventory-1").running, row["button"].description)
+            row["button"].click()  # restart
+            await studio.settle()
+            restarted = (net.instance("inventory-1").running, row["button"].description)
+            ui.side_a.value, ui.side_b.value = "inventory", "studio"
+            ui.cut.value = True
+            cut = frozenset(("inventory", "studio")) in net._partitions
+            ui.cut.value = False
+            healed = not net._partitions
+            ui.send.click()
+            await studio.settle()
+            return studio, ui, fault, crashed, restarted, cut, healed
+
+    studio, ui, fault, crashed, restarted, cut, healed = asyncio.run(scenario())
+    assert fault.error_rate == 0.25 and fault.latency is not None
+    assert crashed == (False, "restart") and restarted == (True, "crash")
+    assert cut and healed
+    assert len(studio.last_run.df) == 30 and len(ui.out.outputs) == 2  # the plot and the share table
+    assert "heal" in ui.status.value
+    assert list(studio.actions["action"]) == ["fault", "fault", "crash", "restart", "partition", "heal"]
+
+
+def test_timeline_windows_and_plot():
+    import pandas as pd
+
+    df = pd.DataFrame({"due": [0.0, 0.05, 0.12, 0.31], "latency": [0.01, 0.03, 0.2, 0.01],
+                       "ok": [True, True, False, True]})
+    table = timeline(df, window=0.1)
+    assert list(table["t"]) == [0.0, 0.1, 0.3]
+    assert list(table["requests"]) == [2, 1, 1]
+    assert list(table["availability"]) == [1.0, 0.0, 1.0]
+    assert table["p50_ms"].iloc[0] == pytest.approx(20.0)
+    actions = pd.DataFrame({"time": [0.1], "action": ["crash"], "target": ["x-1"], "detail": [""]})
+    fig = plot_timeline(table, actions)
+    assert len(fig.axes[0].lines) == 2  # the availability step and the action's line
+    assert timeline(df.iloc[0:0]).empty
+    with pytest.raises(ConfigurationError, match="window"):
+        timeline(df, window=0)
+
+
+def test_bad_input_says_what_to_fix():
+    net = stage("studio-bad")
+    with pytest.raises(ConfigurationError, match="URL on the network"):
+        Studio(net, "inventory")
+    with pytest.raises(ConfigurationError, match="at most 20000"):
+        Studio(net, "http://inventory.svc/stock/a", rate=10_000, duration="10s")
+    with pytest.raises(ConfigurationError, match="labsvc.Network"):
+        Studio("net", "http://inventory.svc/stock/a")
+    studio = Studio(net, "http://inventory.svc/stock/a", duration=1)
+    with pytest.raises(ConfigurationError, match="no load has run yet"):
+        studio.timeline()
+    with pytest.raises(ConfigurationError, match="not one of"):
+        asyncio.run(studio.act("explode", "inventory-1"))
+    with pytest.raises(ConfigurationError, match="'a\\|b'"):
+        asyncio.run(studio.act("partition", "inventory"))
+    with pytest.raises(UnknownServiceError, match="inventory-9"):
+        studio.set_fault("inventory-9", latency_ms=10)
+    with pytest.raises(ConfigurationError, match="latency_ms"):
+        studio.set_fault("inventory-1", latency_ms=-5)
+    with pytest.raises(ConfigurationError, match="after the run ends"):
+        asyncio.run(studio.run_load(during=[(5, "crash", "inventory-1")]))
+    with pytest.raises(ConfigurationError, match="scripted step"):
+        asyncio.run(studio.run_load(during=[("crash", "inventory-1")]))
+    assert studio.actions.empty
