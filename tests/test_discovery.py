@@ -406,10 +406,11 @@ def test_http_client_re_registers_after_404_and_feeds_a_discovery_client():
     asyncio.run(main())
 
 
-def test_docstring_examples_run():
+@pytest.mark.parametrize("module", ["labsvc.discovery", "labsvc.discovery._registry", "labsvc.discovery._client",
+                                    "labsvc.discovery._http"])
+def test_docstring_examples_run(module):
     import doctest
+    import importlib
 
-    import labsvc.discovery
-
-    result = doctest.testmod(labsvc.discovery)
+    result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
