@@ -46,343 +46,43 @@ False
 
 from __future__ import annotations
 
-import enum
 import inspect
 import itertools
-import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from labsvc.clock import Clock, MonotonicClock
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.errors import ConfigurationError
 
-from .timeout import _seconds
+# The breaker's parts live in private modules; importing every name here
+# keeps ``from labsvc.resilience.circuit_breaker import X`` working as before.
+from ._config import (
+    _CONFIG_FIELDS, DEFAULT_FAILURE_RATE_THRESHOLD, DEFAULT_MAX_WAIT_DURATION_IN_HALF_OPEN_STATE,
+    DEFAULT_MINIMUM_NUMBER_OF_CALLS, DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE, DEFAULT_SLIDING_WINDOW_SIZE,
+    DEFAULT_SLIDING_WINDOW_TYPE, DEFAULT_SLOW_CALL_DURATION_THRESHOLD, DEFAULT_SLOW_CALL_RATE_THRESHOLD,
+    DEFAULT_WAIT_DURATION_IN_OPEN_STATE, CircuitBreakerConfig, SlidingWindowType,
+)
+from ._events import CircuitBreakerEvent, _describe, _frame
+from ._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches, is_server_error  # noqa: F401
+from ._states import ALLOWED_TRANSITIONS, CallNotPermitted, IllegalStateTransition, State
+from ._windows import CircuitBreakerMetrics, _CountWindow, _rate, _TimeWindow
 
 __all__ = [
-    "State",
-    "SlidingWindowType",
-    "ALLOWED_TRANSITIONS",
-    "CircuitBreakerConfig",
-    "CircuitBreaker",
-    "CircuitBreakerEvent",
-    "CircuitBreakerMetrics",
-    "CallNotPermitted",
-    "IllegalStateTransition",
-    "ResultRecordedAsFailure",
-    "is_server_error",
-    "DEFAULT_FAILURE_RATE_THRESHOLD",
-    "DEFAULT_SLOW_CALL_RATE_THRESHOLD",
-    "DEFAULT_SLOW_CALL_DURATION_THRESHOLD",
-    "DEFAULT_WAIT_DURATION_IN_OPEN_STATE",
-    "DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE",
-    "DEFAULT_MINIMUM_NUMBER_OF_CALLS",
-    "DEFAULT_SLIDING_WINDOW_TYPE",
-    "DEFAULT_SLIDING_WINDOW_SIZE",
+    "State", "SlidingWindowType", "ALLOWED_TRANSITIONS", "CircuitBreakerConfig", "CircuitBreaker",
+    "CircuitBreakerEvent", "CircuitBreakerMetrics", "CallNotPermitted", "IllegalStateTransition",
+    "ResultRecordedAsFailure", "is_server_error", "DEFAULT_FAILURE_RATE_THRESHOLD",
+    "DEFAULT_SLOW_CALL_RATE_THRESHOLD", "DEFAULT_SLOW_CALL_DURATION_THRESHOLD",
+    "DEFAULT_WAIT_DURATION_IN_OPEN_STATE", "DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE",
+    "DEFAULT_MINIMUM_NUMBER_OF_CALLS", "DEFAULT_SLIDING_WINDOW_TYPE", "DEFAULT_SLIDING_WINDOW_SIZE",
     "DEFAULT_MAX_WAIT_DURATION_IN_HALF_OPEN_STATE",
 ]
 
 T = TypeVar("T")
-
-
-class State(enum.StrEnum):
-    """The states of a circuit breaker (compare with strings: ``state == "OPEN"``)."""
-
-    CLOSED = "CLOSED"
-    OPEN = "OPEN"
-    HALF_OPEN = "HALF_OPEN"
-    DISABLED = "DISABLED"
-    FORCED_OPEN = "FORCED_OPEN"
-
-
-class SlidingWindowType(enum.StrEnum):
-    """COUNT_BASED: the last N calls. TIME_BASED: the calls of the last N seconds."""
-
-    COUNT_BASED = "COUNT_BASED"
-    TIME_BASED = "TIME_BASED"
-
-
-_C, _O, _H, _D, _F = State.CLOSED, State.OPEN, State.HALF_OPEN, State.DISABLED, State.FORCED_OPEN
-
-#: Every (from, to) pair the breaker may take, as resilience4j's StateTransition.
-#: Same-state pairs are allowed but silent (they restart the state: fresh
-#: metrics, a new wait). The one missing pair is CLOSED -> HALF_OPEN: a
-#: half-open trial only makes sense after the breaker has been open.
-ALLOWED_TRANSITIONS: frozenset[tuple[State, State]] = frozenset({
-    (_C, _C), (_C, _O), (_C, _D), (_C, _F),
-    (_H, _H), (_H, _C), (_H, _O), (_H, _D), (_H, _F),
-    (_O, _O), (_O, _C), (_O, _H), (_O, _D), (_O, _F),
-    (_F, _F), (_F, _C), (_F, _O), (_F, _D), (_F, _H),
-    (_D, _D), (_D, _C), (_D, _O), (_D, _F), (_D, _H),
-})  # fmt: skip
-
-# resilience4j's defaults (CircuitBreakerConfig.java); durations in seconds.
-DEFAULT_FAILURE_RATE_THRESHOLD = 50.0
-DEFAULT_SLOW_CALL_RATE_THRESHOLD = 100.0
-DEFAULT_SLOW_CALL_DURATION_THRESHOLD = 60.0
-DEFAULT_WAIT_DURATION_IN_OPEN_STATE = 60.0
-DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE = 10
-DEFAULT_MINIMUM_NUMBER_OF_CALLS = 100
-DEFAULT_SLIDING_WINDOW_TYPE = SlidingWindowType.COUNT_BASED
-DEFAULT_SLIDING_WINDOW_SIZE = 100
-DEFAULT_MAX_WAIT_DURATION_IN_HALF_OPEN_STATE = 0.0  # 0 = stay half-open until the trial calls end
-
-
-class CallNotPermitted(LabsvcError, RuntimeError):
-    """The breaker is OPEN, FORCED_OPEN, or HALF_OPEN with no trial calls left.
-
-    ``name`` and ``state`` say which breaker refused; ``retry_after`` is the
-    number of seconds until an OPEN breaker lets a trial call through
-    (``None`` when it cannot tell).
-    """
-
-    def __init__(self, name: str, state: State, retry_after: float | None = None) -> None:
-        state = State(state)
-        self.name, self.state, self.retry_after = name, state, retry_after
-        if state is State.OPEN and retry_after is not None:
-            why = f"is OPEN and permits no calls for another {retry_after:g} s"
-        elif state is State.HALF_OPEN:
-            why = "is HALF_OPEN and all its trial calls are taken"
-        else:
-            why = f"is {state} and permits no calls until transition_to_closed_state() is called"
-        super().__init__(f"circuit breaker {name!r} {why}; fail fast or use a fallback")
-
-
-class IllegalStateTransition(LabsvcError, RuntimeError):
-    """A transition that is not in :data:`ALLOWED_TRANSITIONS` was asked for."""
-
-    def __init__(self, name: str, from_state: State, to_state: State) -> None:
-        self.name, self.from_state, self.to_state = name, from_state, to_state
-        allowed = sorted(str(to) for frm, to in ALLOWED_TRANSITIONS if frm is from_state and to is not frm)
-        super().__init__(
-            f"circuit breaker {name!r} cannot go from {from_state} to {to_state}; "
-            f"from {from_state} it can go to {', '.join(allowed)}"
-            + (" (HALF_OPEN follows OPEN: open it first)" if to_state is State.HALF_OPEN else "")
-        )
-
-
-class ResultRecordedAsFailure(LabsvcError):
-    """Stands for a returned value that ``record_result`` counts as a failure."""
-
-    def __init__(self, name: str, result: Any) -> None:
-        self.result = result
-        super().__init__(f"circuit breaker {name!r} recorded the result {result!r} as a failure")
-
-
-def is_server_error(result: Any) -> bool:
-    """True for an httpx-style response with status 500 or more.
-
-    Use it as ``record_result`` so a breaker counts 5xx replies as failures
-    (httpx returns them; it only raises for transport errors).
-
-    >>> import httpx
-    >>> is_server_error(httpx.Response(503)), is_server_error(httpx.Response(404))
-    (True, False)
-    """
-    status = getattr(result, "status_code", None)
-    return isinstance(status, int) and status >= 500
-
-
-ExceptionFilter = type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
-
-
-def _matches(spec: ExceptionFilter, exc: BaseException) -> bool:
-    if isinstance(spec, type | tuple):
-        return isinstance(exc, spec)
-    return bool(spec(exc))
-
-
-def _check_filter(spec: Any, name: str) -> None:
-    classes = spec if isinstance(spec, tuple) else (spec,)
-    if isinstance(spec, type | tuple):
-        if all(isinstance(c, type) and issubclass(c, BaseException) for c in classes):
-            return
-    elif callable(spec):
-        return
-    raise ConfigurationError(
-        f"{name}={spec!r} must be an exception class, a tuple of them, or a predicate "
-        f"exc -> bool; e.g. {name}=(httpx.TransportError,)"
-    )
-
-
-@dataclass(frozen=True)
-class CircuitBreakerConfig:
-    """How a breaker decides; field names and defaults follow resilience4j.
-
-    Durations are seconds or strings such as ``"5s"``. For a COUNT_BASED
-    window ``sliding_window_size`` counts calls, for TIME_BASED it counts
-    seconds. With a count-based window the effective minimum number of calls
-    is ``min(minimum_number_of_calls, sliding_window_size)``.
-
-    ``record_exceptions`` / ``ignore_exceptions`` are exception classes or
-    predicates: ignored ones do not count at all, recorded ones count as
-    failures, and any other exception counts as a success (as in
-    resilience4j). ``record_result(result) -> bool`` marks returned values as
-    failures, e.g. ``record_result=is_server_error`` for 5xx responses.
-
-    >>> CircuitBreakerConfig(failure_rate_threshold=0)
-    Traceback (most recent call last):
-    ...
-    labsvc.errors.ConfigurationError: failure_rate_threshold=0 is out of range; use a percentage above 0 and at most 100, e.g. 50
-    """
-
-    failure_rate_threshold: float = DEFAULT_FAILURE_RATE_THRESHOLD
-    slow_call_rate_threshold: float = DEFAULT_SLOW_CALL_RATE_THRESHOLD
-    slow_call_duration_threshold: float | str = DEFAULT_SLOW_CALL_DURATION_THRESHOLD
-    wait_duration_in_open_state: float | str = DEFAULT_WAIT_DURATION_IN_OPEN_STATE
-    permitted_number_of_calls_in_half_open_state: int = DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE
-    minimum_number_of_calls: int = DEFAULT_MINIMUM_NUMBER_OF_CALLS
-    sliding_window_type: SlidingWindowType | str = DEFAULT_SLIDING_WINDOW_TYPE
-    sliding_window_size: int = DEFAULT_SLIDING_WINDOW_SIZE
-    automatic_transition_from_open_to_half_open: bool = False
-    max_wait_duration_in_half_open_state: float | str = DEFAULT_MAX_WAIT_DURATION_IN_HALF_OPEN_STATE
-    record_exceptions: ExceptionFilter = Exception
-    ignore_exceptions: ExceptionFilter = ()
-    record_result: Callable[[Any], bool] | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("failure_rate_threshold", "slow_call_rate_threshold"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
-                example = 50 if name.startswith("failure") else 100
-                raise ConfigurationError(
-                    f"{name}={value!r} is out of range; use a percentage above 0 and at most 100, e.g. {example}"
-                )
-            object.__setattr__(self, name, float(value))
-        for name in ("slow_call_duration_threshold", "wait_duration_in_open_state",
-                     "max_wait_duration_in_half_open_state"):
-            object.__setattr__(self, name, _seconds(getattr(self, name), name))
-        for name in ("slow_call_duration_threshold", "wait_duration_in_open_state"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{name} must be more than 0 s, e.g. '5s'")
-        for name in ("permitted_number_of_calls_in_half_open_state", "minimum_number_of_calls", "sliding_window_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name}={value!r} must be a whole number of at least 1, e.g. 10")
-        try:
-            kind = SlidingWindowType(str(self.sliding_window_type).upper())
-        except ValueError:
-            raise ConfigurationError(
-                f"sliding_window_type={self.sliding_window_type!r} is not one of COUNT_BASED, TIME_BASED"
-            ) from None
-        object.__setattr__(self, "sliding_window_type", kind)
-        _check_filter(self.record_exceptions, "record_exceptions")
-        _check_filter(self.ignore_exceptions, "ignore_exceptions")
-        if self.record_result is not None and not callable(self.record_result):
-            raise ConfigurationError("record_result must be a predicate result -> bool, e.g. is_server_error")
-
-    def ignores(self, exc: BaseException) -> bool:
-        """True when ``exc`` should not count at all."""
-        return _matches(self.ignore_exceptions, exc)
-
-    def records(self, exc: BaseException) -> bool:
-        """True when ``exc`` counts as a failure (and is not ignored)."""
-        return not self.ignores(exc) and _matches(self.record_exceptions, exc)
-
-
-# --- sliding windows --------------------------------------------------------
-# Both keep running totals of (calls, failed, slow, slow_failed) so reading a
-# rate is O(1); a call is recorded as a tuple of 0/1 to add or subtract.
-
-_Totals = list[int]
-
-
-class _CountWindow:
-    """The last ``size`` calls, as a ring buffer."""
-
-    def __init__(self, size: int) -> None:
-        self._calls: deque[tuple[int, int, int, int]] = deque(maxlen=size)
-        self.totals: _Totals = [0, 0, 0, 0]
-
-    def record(self, outcome: tuple[int, int, int, int]) -> _Totals:
-        if len(self._calls) == self._calls.maxlen:
-            self.totals = [t - o for t, o in zip(self.totals, self._calls[0])]
-        self._calls.append(outcome)
-        self.totals = [t + o for t, o in zip(self.totals, outcome)]
-        return self.totals
-
-    def snapshot(self) -> _Totals:
-        return self.totals
-
-
-class _TimeWindow:
-    """The calls of the last ``seconds`` whole seconds, one bucket per second.
-
-    Like resilience4j's SlidingTimeWindowMetrics, the window is the current
-    clock second plus the ``seconds - 1`` before it; older buckets drop out
-    as the clock moves.
-    """
-
-    def __init__(self, seconds: int, clock: Clock) -> None:
-        self._seconds, self._clock = seconds, clock
-        self._buckets: deque[list[int]] = deque()  # [epoch_second, calls, failed, slow, slow_failed]
-        self.totals: _Totals = [0, 0, 0, 0]
-
-    def _drop_old(self) -> int:
-        now = math.floor(self._clock.now())
-        while self._buckets and self._buckets[0][0] <= now - self._seconds:
-            old = self._buckets.popleft()
-            self.totals = [t - o for t, o in zip(self.totals, old[1:])]
-        return now
-
-    def record(self, outcome: tuple[int, int, int, int]) -> _Totals:
-        now = self._drop_old()
-        if not self._buckets or self._buckets[-1][0] != now:
-            self._buckets.append([now, 0, 0, 0, 0])
-        bucket = self._buckets[-1]
-        bucket[1:] = [b + o for b, o in zip(bucket[1:], outcome)]
-        self.totals = [t + o for t, o in zip(self.totals, outcome)]
-        return self.totals
-
-    def snapshot(self) -> _Totals:
-        self._drop_old()
-        return self.totals
-
-
-def _rate(part: int, totals: _Totals, minimum: int) -> float:
-    # -1 means "not computed yet": too few calls to judge (resilience4j).
-    calls = totals[0]
-    return -1.0 if calls == 0 or calls < minimum else part * 100.0 / calls
-
-
-@dataclass(frozen=True)
-class CircuitBreakerMetrics:
-    """A snapshot of what the breaker currently counts (rates in %, -1 = not yet)."""
-
-    state: State
-    failure_rate: float
-    slow_call_rate: float
-    calls: int
-    failed_calls: int
-    slow_calls: int
-    slow_failed_calls: int
-    not_permitted_calls: int
-
-
-@dataclass(frozen=True)
-class CircuitBreakerEvent:
-    """One thing that happened to a breaker; ``kind`` is one of :attr:`CircuitBreaker.EVENT_KINDS`."""
-
-    seq: int
-    time: float
-    kind: str
-    state: State
-    from_state: State | None = None
-    to_state: State | None = None
-    reason: str = ""
-    failure_rate: float = -1.0
-    slow_call_rate: float = -1.0
-    duration: float | None = None
-    slow: bool = False
-    exception: str | None = None
-
-
-_EVENT_COLUMNS = [f.name for f in fields(CircuitBreakerEvent)]
-_CONFIG_FIELDS = {f.name for f in fields(CircuitBreakerConfig)}
 
 
 class CircuitBreaker:
@@ -742,13 +442,3 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name!r}, state={self.state}, failure_rate={self.failure_rate:g})"
-
-
-def _describe(exc: BaseException | None) -> str | None:
-    return None if exc is None else f"{type(exc).__name__}: {exc}"
-
-
-def _frame(events: list[CircuitBreakerEvent]) -> pd.DataFrame:
-    # States become plain strings so the frame filters and plots like any other.
-    rows = [[str(v) if isinstance(v, State) else v for v in (getattr(e, c) for c in _EVENT_COLUMNS)] for e in events]
-    return pd.DataFrame(rows, columns=_EVENT_COLUMNS).drop(columns="seq")

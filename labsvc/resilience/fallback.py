@@ -28,8 +28,9 @@ import pandas as pd
 
 from labsvc.clock import Clock, MonotonicClock
 
+from ._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches
+from ._states import CallNotPermitted
 from .bulkhead import BulkheadFull
-from .circuit_breaker import CallNotPermitted, ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches
 
 __all__ = ["Fallback", "DEFAULT_FALLBACK_ON"]
 

@@ -56,7 +56,7 @@ import pandas as pd
 from labsvc.clock import Clock, MonotonicClock
 from labsvc.errors import ConfigurationError
 
-from .circuit_breaker import ExceptionFilter, _check_filter, _matches
+from ._filters import ExceptionFilter, _check_filter, _matches
 from .timeout import _seconds
 
 __all__ = [
