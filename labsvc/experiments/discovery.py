@@ -102,14 +102,15 @@ def _catalog_app(lab: DiscoveryLab):
 async def _eureka_client(lab: DiscoveryLab, registry: HttpRegistryClient, me: str) -> None:
     """What a Eureka client does inside every instance: register, then heartbeat every interval.
 
-    Heartbeats keep a fixed rate from a random (seeded) starting phase, as
-    instances started at different moments do, so the registry's count of
-    renewals per minute is not at the mercy of every instance beating at once.
+    Heartbeats start from a random (seeded) phase, as instances started at
+    different moments do, so the registry's count of renewals per minute is
+    not at the mercy of every instance beating at once; then each comes one
+    interval after the previous one (fixed delay, like Eureka's client).
     """
     interval = lab.registry.renewal_interval
     phase = random.Random(f"{lab.seed}/{me}/phase").uniform(0, interval)
     registered = False
-    next_beat = None
+    first = True
     while True:
         try:
             if registered:
@@ -124,11 +125,10 @@ async def _eureka_client(lab: DiscoveryLab, registry: HttpRegistryClient, me: st
             if not registered:
                 await asyncio.sleep(0.01)  # the registry is still starting: try again soon
                 continue
-        now = lab.clock.now()
-        next_beat = now + phase if next_beat is None else next_beat + interval
-        while next_beat <= now:  # we were held up: skip the beats that are already late
-            next_beat += interval
-        await lab.clock.sleep(next_beat - now)
+        # Fixed delay, as Eureka's heartbeat task reschedules itself after each run:
+        # a late beat moves the later ones, it never bunches two into one minute.
+        await lab.clock.sleep(phase if first else interval)
+        first = False
 
 
 # -- the lab -----------------------------------------------------------------------------
@@ -216,18 +216,21 @@ class DiscoveryLab:
         # An in-process stop runs the lifespan's shutdown; a killed process
         # would not, so tell the instance to skip its deregistration.
         self.net.instance(instance).app.state.graceful = False
+        began = self.net.now()
         await self.net.crash(instance)
-        self._note("crash", instance)
+        self._note("crash", instance, at=began)
 
     async def leave(self, instance: str) -> None:
         """``instance`` shuts down cleanly: it cancels its registration, then stops."""
+        began = self.net.now()
         await self.net.stop_instance(instance)
-        self._note("leave", instance)
+        self._note("leave", instance, at=began)
 
     async def join(self) -> str:
         """A new catalog instance starts (and registers itself); returns its name."""
+        began = self.net.now()  # the join starts here: the instance registers while it starts up
         inst = await self.net.add_instance(SERVICE)
-        self._note("join", inst.name)
+        self._note("join", inst.name, at=began)
         return inst.name
 
     def partition(self) -> None:
@@ -240,8 +243,9 @@ class DiscoveryLab:
         self.net.heal()
         self._note("heal", SERVICE)
 
-    def _note(self, event: str, instance: str) -> None:
-        self.log.append({"time": self.net.now(), "source": "lab", "event": event, "instance": instance, "detail": ""})
+    def _note(self, event: str, instance: str, at: float | None = None) -> None:
+        time = self.net.now() if at is None else at
+        self.log.append({"time": time, "source": "lab", "event": event, "instance": instance, "detail": ""})
 
     # -- the caller ----------------------------------------------------------
     async def call(self, client: Any, i: int = 0) -> httpx.Response:
@@ -301,7 +305,8 @@ class DiscoveryLab:
             if not keep_running:
                 await self.stop()
         requests = run.df.rename(columns={"label": "instance"})
-        requests["time"] = requests["due"] + started  # on the network's time axis
+        # When each request was sent (it looked the service up then), on the network's time axis.
+        requests["time"] = requests["sent"] + started
         return DiscoveryResult(requests, self.events(since=started), pd.DataFrame(samples), run, self.clock.scale)
 
     def _action(self, action: str, *args: Any) -> Action:
