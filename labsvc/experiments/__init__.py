@@ -29,10 +29,12 @@ Choices:
   the call log's time axis; the registry runs on a clock 200 times faster
   (:class:`~labsvc.experiments._common.ScaledClock`) so Eureka's 30/60/90 s
   timers keep their values and still fit in a notebook cell;
-- in-process only: a service's background work reaches the network through
-  the ``Network`` object it closes over, which a separate uvicorn process
-  cannot share (the core would need to hand lifespans their instance's
-  client for process mode to work).
+- in-process only: the harnesses read each pattern's state (a breaker's
+  events, the registry, the broker's queues) straight from the Python
+  objects they created, and their services close over those objects; in
+  process mode those objects would live in other processes. (A service's
+  own calls would work there: :func:`labsvc.service.app_client` gives a
+  factory app its instance's client in both modes.)
 
 Names are imported lazily (matplotlib and FastAPI load on first use).
 """
