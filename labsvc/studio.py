@@ -75,8 +75,8 @@ def plot_timeline(table: pd.DataFrame, actions: pd.DataFrame | None = None, *, t
         for row in actions.itertuples():
             for ax in (top, bottom):
                 ax.axvline(row.time, color="#6d597a", linestyle="--", linewidth=1)
-            top.annotate(f"{row.action} {row.target}", (row.time, 1.02), rotation=20, fontsize=8,
-                         color="#6d597a", annotation_clip=False)
+            top.text(row.time, 0.03, f" {row.action} {row.target}", rotation=90, va="bottom", fontsize=8,
+                     color="#6d597a")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -148,17 +148,19 @@ class Studio:
 
     async def crash(self, instance: str) -> None:
         """Kill ``instance`` (or every instance of a service): it refuses connections until restarted."""
+        began = self.net.now()
         crashed = await self.net.crash(instance)
-        self._record("crash", instance, ", ".join(crashed) or "already down")
+        self._record("crash", instance, ", ".join(crashed) or "already down", at=began)
 
     async def restart(self, instance: str) -> None:
         """Start a crashed or stopped instance (or every stopped instance of a service) again."""
+        began = self.net.now()
         started = []
         for inst in self.net._targets(instance):
             if not inst.running:
                 await self.net.start_instance(inst.name)
                 started.append(inst.name)
-        self._record("restart", instance, ", ".join(started) or "already running")
+        self._record("restart", instance, ", ".join(started) or "already running", at=began)
 
     def set_fault(self, target: str, *, latency_ms: float = 0, error_rate: float = 0.0) -> None:
         """Replace ``target``'s faults with this latency and error rate (zeros clear them)."""
@@ -181,8 +183,10 @@ class Studio:
         self.net.heal(a, b)
         self._record("heal", f"{a}|{b}" if a else "all", "")
 
-    def _record(self, action: str, target: str, detail: str) -> None:
-        self._actions.append((self.net.now(), action, target, detail))
+    def _record(self, action: str, target: str, detail: str, at: float | None = None) -> None:
+        """Log an action at ``at`` (network seconds; now by default): when it began, for slow ones."""
+        time = self.net.now() if at is None else at
+        self._actions.append((time, action, target, "" if detail == target else detail))
         self._refresh()
 
     # -- load ------------------------------------------------------------------
@@ -292,7 +296,7 @@ class _StudioWidget:
         lines = []
         for service in net.services.values():
             for inst in service.instances:
-                state = w.HTML()
+                state = w.HTML(layout=w.Layout(width="150px"))
                 button = w.Button(layout=w.Layout(width="90px"))
                 latency = w.IntSlider(0, min=0, max=300, step=10, description="latency ms",
                                       continuous_update=False)
@@ -318,7 +322,7 @@ class _StudioWidget:
         self.out = w.Output()
         self.box = w.VBox([w.HTML(f"<b>Studio</b>: {studio.target}"), *lines,
                            w.HBox([self.side_a, self.side_b, self.cut]), w.HBox([self.send, self.status]), self.out])
-        self.refresh()
+        self.refresh(plot=True)  # a run made before the dashboard was shown is plotted too
 
     def toggle(self, name: str) -> None:
         inst = self.studio.net.instance(name)

@@ -220,6 +220,7 @@ def test_landing_notebook_runs_in_jupyterlab(request, tmp_path, capsys):
             # The Studio dashboard: a row per instance with its crash button, and the load button.
             studio = page.locator(".jp-OutputArea-output .widget-vbox", has_text="Studio").last
             assert studio.count() == 1, f"the Studio dashboard was not rendered (screenshot {screenshot})"
+            studio.screenshot(path=str(tmp_path / "studio.png"))
             assert studio.locator("button", has_text="send load").count() == 1
             assert studio.locator("button", has_text="crash").count() >= 2
         finally:
