@@ -9,7 +9,9 @@ The core, in the order a learner meets it:
   URLs (``http://catalog-2.svc``; ``http://catalog.svc`` for the balancer),
   the in-process transport (:mod:`labsvc.asgi`, lifespans included) or real
   uvicorn processes (:mod:`labsvc.process`, :mod:`labsvc.serve`), injected
-  faults (:mod:`labsvc.faults`), and the call log (:mod:`labsvc.calllog`);
+  faults (:mod:`labsvc.faults`), the call log (:mod:`labsvc.calllog`), and
+  the services' structured log lines, correlated with the call log by trace
+  id (:mod:`labsvc.logs`, ``net.logs``);
 - :func:`create_service` and :func:`http` (:mod:`labsvc.service`,
   :mod:`labsvc.problems`): a FastAPI service with probes, RFC 9457 errors and
   an outbound client (:mod:`labsvc.client`);

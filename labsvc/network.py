@@ -39,6 +39,7 @@ from urllib.parse import unquote
 import httpx
 import pandas as pd
 
+from . import logs
 from .asgi import Lifespan, call_asgi
 from .balancing import Balancer, RoundRobin
 from .calllog import Call, CallLog
@@ -195,6 +196,8 @@ class Network:
         self._pauses: dict[str, tuple[float, float]] = {}
         self._trace_rng = random.Random(f"{seed}/trace")
         self._t0 = time.perf_counter()
+        self._epoch0 = time.time()  # the same moment on the wall clock, for log lines
+        self._log_rows: list[dict] = []  # structured log lines (labsvc.logs)
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Any = None  # process mode: labsvc.process.ProcessRunner
@@ -291,7 +294,7 @@ class Network:
         if previous is not None and previous is not self:
             await previous.stop()
         self._loop = asyncio.get_running_loop()
-        self._t0 = time.perf_counter()
+        self._t0, self._epoch0 = time.perf_counter(), time.time()
         if self.mode == "process":
             from .process import ProcessRunner
 
@@ -352,7 +355,12 @@ class Network:
                     # background tasks: labsvc.service.app_client(app).
                     instance.app.state.labsvc = InstanceContext(self, instance)
                 instance.lifespan = Lifespan(instance.app)
-                await instance.lifespan.startup()
+                # Tasks the lifespan starts inherit this: their log lines are the instance's.
+                token = logs.bind(instance.service.name, instance.name, None, self._log_rows.append)
+                try:
+                    await instance.lifespan.startup()
+                finally:
+                    logs.unbind(token)
         instance.state = "running"
         instance.started_at = self.now()
         instance.starts += 1
@@ -713,7 +721,11 @@ class Network:
             "state": dict(instance.lifespan.state) if instance.lifespan is not None else {},
             "extensions": {"labsvc": InstanceContext(self, instance)},
         }
-        result = await call_asgi(instance.app, scope, out.body)
+        token = logs.bind(instance.service.name, instance.name, out.trace_id, self._log_rows.append)
+        try:
+            result = await call_asgi(instance.app, scope, out.body)
+        finally:
+            logs.unbind(token)
         if result.exception is not None:
             instance.last_exception = result.exception
         route = scope.get("route")
@@ -733,6 +745,23 @@ class Network:
     def reset_calls(self) -> None:
         """Forget the recorded calls (start a fresh measurement)."""
         self._log.clear()
+
+    @property
+    def logs(self) -> pd.DataFrame:
+        """Every line the services logged (:mod:`labsvc.logs`), oldest first, on the call log's time axis.
+
+        ``trace_id`` joins a line to the hops of the same request in :attr:`calls`.
+        """
+        rows = list(self._log_rows)
+        if self._runner is not None:
+            rows += self._runner.running_log_rows()
+        return logs.log_frame(rows, self._epoch0)
+
+    def reset_logs(self) -> None:
+        """Forget the collected log lines."""
+        self._log_rows.clear()
+        if self._runner is not None:
+            self._runner.skip_running_logs()
 
     def status(self) -> pd.DataFrame:
         """One row per instance: its URL, state, injected fault and (process mode) port."""

@@ -29,12 +29,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .client import Client, Outbound
 from .errors import InstanceDownError, PartitionError, ProcessModeError, UnknownServiceError
+from .logs import read_marked
 from .problems import PROBLEM_JSON, problem_bytes, problem_type
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,11 +100,14 @@ def _is_app_object(spec: Any) -> bool:
 class InstanceProcess:
     """A child process serving one instance, and the port it listens on."""
 
-    def __init__(self, popen: subprocess.Popen, port: int, log_path: str) -> None:
+    def __init__(self, popen: subprocess.Popen, port: int, log_path: str,
+                 harvest: Callable[[list[dict]], None] | None = None) -> None:
         self.popen = popen
         self.port = port
         self.log_path = log_path
         self.pid = popen.pid
+        self.harvest = harvest  # receives the process's log lines before its output file goes
+        self.skip_logs = 0  # lines already handed out or reset (net.reset_logs)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -131,7 +136,18 @@ class InstanceProcess:
             self.popen.wait()
         self._cleanup()
 
+    def log_rows(self) -> list[dict]:
+        """The structured log lines (labsvc.logs) this process has written, minus those skipped."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+                return read_marked(fh)[self.skip_logs:]
+        except OSError:
+            return []
+
     def _cleanup(self) -> None:
+        if self.harvest is not None:
+            self.harvest(self.log_rows())
+            self.harvest = None
         try:
             os.unlink(self.log_path)
         except OSError:
@@ -226,7 +242,7 @@ class ProcessRunner:
         finally:
             sock.close()  # the child holds the socket now; when it dies, the port refuses
             log.close()
-        proc = InstanceProcess(popen, port, log.name)
+        proc = InstanceProcess(popen, port, log.name, harvest=self.network._log_rows.extend)
         instance.process = proc
         try:
             await self._wait_ready(instance, proc)
@@ -255,6 +271,19 @@ class ProcessRunner:
         await asyncio.to_thread(proc.terminate)
         # Keep the port number so a restart gets the same URL when it can.
         instance.process = _Stopped(proc.port)
+
+    def _processes(self) -> list[InstanceProcess]:
+        return [i.process for s in self.network.services.values() for i in s.instances
+                if isinstance(i.process, InstanceProcess)]
+
+    def running_log_rows(self) -> list[dict]:
+        """Log lines of the processes still running (stopped ones were harvested into the network)."""
+        return [row for proc in self._processes() if proc.harvest is not None for row in proc.log_rows()]
+
+    def skip_running_logs(self) -> None:
+        """Make the lines written so far invisible (after net.reset_logs())."""
+        for proc in self._processes():
+            proc.skip_logs += len(proc.log_rows())
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,8 @@ import os
 import socket
 from typing import Any
 
+from . import logs
+from .client import parse_traceparent
 from .process import ENV_INSTANCE, ENV_PROXY, ENV_SERVICE, ProxyContext, ProxyHop
 
 __all__ = ["serve", "LabsvcASGIWrapper", "load_app", "main"]
@@ -45,6 +47,8 @@ class LabsvcASGIWrapper:
             extensions = dict(scope.get("extensions") or {})
             extensions["labsvc"] = self.context
             scope["extensions"] = extensions
+        traceparent = next((v for k, v in scope.get("headers", ()) if k == b"traceparent"), b"")
+        token = logs.rebind_trace(parse_traceparent(traceparent.decode("latin-1")))
 
         async def send_with_route(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -57,7 +61,11 @@ class LabsvcASGIWrapper:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_route)
+        try:
+            await self.app(scope, receive, send_with_route)
+        finally:
+            if token is not None:
+                logs.unbind(token)
 
 
 def serve(target: str, *, port: int | None = None, fd: int | None = None, instance: str | None = None) -> None:
@@ -74,6 +82,8 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     if context is not None and hasattr(inner, "state"):
         inner.state.labsvc = context  # for labsvc.service.app_client(app)
     app = LabsvcASGIWrapper(inner, context)
+    # Every task of this process inherits the binding: its log lines are this instance's.
+    logs.bind(service, instance, None, logs.stream_sink())
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
     server = uvicorn.Server(config)
     if fd is not None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from pydantic import BaseModel
 
+from labsvc.logs import get_logger
 from labsvc.problems import Problem
 from labsvc.service import Request, create_service, http, instance_name
 
@@ -39,6 +40,7 @@ def inventory():
     @app.get("/stock/{sku}")
     async def stock(sku: str, request: Request):
         app.state.hits += 1
+        get_logger("inventory").info("stock looked up", extra={"sku": sku})
         if sku == "missing":
             raise Problem(404, "Unknown SKU", detail=f"no stock record for SKU {sku!r}")
         return {"sku": sku, "available": 3, "instance": instance_name(request), "hits": app.state.hits,
@@ -57,6 +59,7 @@ def orders():
 
     @app.get("/orders/{order_id}")
     async def order(order_id: int, request: Request):
+        get_logger("orders").warning("order %d requested", order_id, extra={"order_id": order_id})
         try:
             r = await http(request, timeout=1.0).get(f"http://inventory.svc/stock/sku-{order_id}")
         except httpx.HTTPError as exc:
@@ -78,8 +81,9 @@ def heartbeat_sender():
 
         async def beat():
             try:
-                r = await app_client(app).get("http://inventory.svc/stock/beat")
+                r = await app_client(app, timeout=60).get("http://inventory.svc/stock/beat")  # a busy CI machine
                 app.state.beat = r.json()["sku"]
+                get_logger("sender").info("beat sent")
             except Exception as exc:  # reported by /beat, so a failing test says why
                 app.state.beat = f"failed: {exc!r}"
             finally:

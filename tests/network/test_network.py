@@ -11,6 +11,7 @@ import os
 import threading
 
 import httpx
+import pandas as pd
 import psutil
 import pytest
 
@@ -349,3 +350,47 @@ def test_app_client_needs_a_per_instance_app():
 
     with pytest.raises(NetworkStateError, match="factory"):
         app_client(create_service("alone"))
+
+
+def test_services_log_structured_lines_that_share_the_call_logs_trace_id(mode):
+    async def scenario():
+        net = shop(mode, inventory_instances=1)
+        net.add("sender", netapps.heartbeat_sender)
+        async with net:
+            r = await net.client("web").get("http://orders.svc/orders/7")
+            await net.client(timeout=90).get("http://sender.svc/beat")
+            running = net.logs
+        return r, net.calls, running, net.logs  # the lines of stopped processes are kept
+
+    r, calls, running, logs = run(scenario())
+    assert r.status_code == 200
+    assert list(logs.columns) == ["time", "service", "instance", "level", "message", "trace_id", "logger", "fields"]
+    shown = logs[["instance", "message", "trace_id"]].to_string()
+    assert len(running) == len(logs) == 4, shown
+    trace = calls.loc[calls["caller"] == "web", "trace_id"].iloc[0]
+    order = logs[logs["service"] == "orders"].iloc[0]
+    assert (order.instance, order.level, order.message) == ("orders-1", "WARNING", "order 7 requested")
+    assert order.fields == {"order_id": 7} and order.logger == "labsvc.services.orders"
+    stock = logs[(logs["service"] == "inventory") & (logs["trace_id"] == trace)].iloc[0]
+    assert (stock.instance, stock.message, stock.fields) == ("inventory-1", "stock looked up", {"sku": "sku-7"})
+    assert order.trace_id == trace  # one request, one trace id, across two services
+    # Background work logs as its instance; the call it made started a trace of its own.
+    beat = logs[logs["message"] == "beat sent"].iloc[0]
+    assert beat.instance == "sender-1" and pd.isna(beat.trace_id)
+    beat_trace = calls.loc[calls["caller"] == "sender", "trace_id"].iloc[0]
+    beat_stock = logs[(logs["service"] == "inventory") & (logs["trace_id"] == beat_trace)].iloc[0]
+    assert beat_stock.fields == {"sku": "beat"} and beat_trace != trace
+    assert logs["time"].is_monotonic_increasing and 0 <= logs["time"].min() <= logs["time"].max() < 60
+
+
+def test_reset_logs_forgets_the_lines_so_far(mode):
+    async def scenario():
+        net = shop(mode, inventory_instances=1)
+        async with net:
+            await net.client().get("http://orders.svc/orders/1")
+            net.reset_logs()
+            await net.client().get("http://orders.svc/orders/2")
+            return net.logs
+
+    logs = run(scenario())
+    assert list(logs["message"]) == ["order 2 requested", "stock looked up"]
