@@ -18,6 +18,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..logs import get_logger
 from ..problems import Problem
 
 __all__ = [
@@ -86,8 +87,11 @@ class InventoryModule:
     async def reserve(self, product_id: int, quantity: int) -> dict:
         left = await self.available(product_id)
         if quantity > left:
+            get_logger("inventory").warning("out of stock", extra={"product_id": product_id, "wanted": quantity,
+                                                                   "available": left})
             raise OutOfStock(product_id, quantity, left)
         self.stock[product_id] = left - quantity
+        get_logger("inventory").info("stock reserved", extra={"product_id": product_id, "quantity": quantity})
         return {"product_id": product_id, "reserved": quantity}
 
 
@@ -112,6 +116,7 @@ class DeliveryModule:
     async def schedule(self, order_id: int) -> dict:
         parcel = {"order_id": order_id, "status": "scheduled"}
         self.parcels[order_id] = parcel
+        get_logger("delivery").info("delivery scheduled", extra={"order_id": order_id})
         return parcel
 
     async def track(self, order_id: int) -> dict:
@@ -159,6 +164,7 @@ class OrdersModule:
         order = {"id": order_id, "product_id": product_id, "quantity": quantity,
                  "total": product["price"] * quantity, "status": "placed"}
         self.orders[order_id] = order
+        get_logger("orders").info("order placed", extra={"order_id": order_id, "total": order["total"]})
         return order
 
     async def get(self, order_id: int) -> dict:

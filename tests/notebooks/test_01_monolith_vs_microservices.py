@@ -17,6 +17,15 @@ def tb():
         yield tb
 
 
+def test_one_checkout_logs_the_same_lines_from_one_process_or_three_services(tb):
+    lines = {d: tb.value(f"checkout_logs['{d}'][['instance', 'message']].values.tolist()")
+             for d in ("monolith", "microservices")}
+    messages = ["stock reserved", "delivery scheduled", "order placed"]
+    assert [m for _, m in lines["monolith"]] == [m for _, m in lines["microservices"]] == messages
+    assert {i for i, _ in lines["monolith"]} == {"shop-1"}
+    assert [i for i, _ in lines["microservices"]] == ["inventory-1", "delivery-1", "orders-1"]
+
+
 def test_a_checkout_makes_more_hops_as_microservices(tb):
     assert len(tb.value("hops['monolith'].to_dict('records')")) == 2
     assert len(tb.value("hops['microservices'].to_dict('records')")) == 6
