@@ -118,6 +118,11 @@ def seconds(value: float | str, name: str) -> float:
         raise ConfigurationError(str(exc)) from None
 
 
+def _suffixed(name: str | None, variant: str) -> str | None:
+    """A network name per variant, so side-by-side runs never stop each other."""
+    return None if name is None else f"{name}-{variant.replace(' ', '').replace('+', '-')}"
+
+
 async def run_schedule(
     net: Network, schedule: Iterable[tuple[float, str, Callable[[], Awaitable[Any]]]], log: list[dict]
 ) -> None:

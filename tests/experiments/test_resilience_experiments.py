@@ -152,8 +152,9 @@ def test_fanout_model_matches_the_formula_and_its_p99_grows():
 def test_fanout_on_the_network_has_a_slower_tail_than_one_backend():
     measured = asyncio.run(fanout_experiment((1, 10), requests=200, rate=200, seed=2, name="t-fanout"))
     m = measured.set_index("fanout")
-    assert m.loc[10, "p99_ms"] > 3 * m.loc[1, "p99_ms"]
+    # Counts and lower bounds only: a busy machine adds latency, it never removes the 50 ms draws.
     assert m.loc[10, "slow_share"] > m.loc[1, "slow_share"]
+    assert m.loc[10, "p99_ms"] >= 45 and m.loc[10, "p99_ms"] > m.loc[1, "p99_ms"]
     assert len(plot_fanout(fanout_model((1, 10), draws=2_000), measured).axes) == 2
 
 
@@ -192,12 +193,20 @@ def test_breaker_balancer_skips_open_instances_and_fails_fast_when_all_are_open(
 
 def test_the_docstring_examples_of_every_experiment_module_run():
     import doctest
+    import importlib
+    import pkgutil
 
-    from labsvc.experiments import _common, communication, discovery, resilience
+    import labsvc.experiments as package
 
-    for module in (_common, communication, discovery, resilience):
+    names = [m.name for m in pkgutil.iter_modules(package.__path__)]
+    assert {"_failover", "_fanout", "discovery"} <= set(names)
+    attempted = 0
+    for name in names:
+        module = importlib.import_module(f"labsvc.experiments.{name}")
         result = doctest.testmod(module)
         assert result.failed == 0, f"{module.__name__}: {result.failed} doctest(s) failed"
+        attempted += result.attempted
+    assert attempted >= 4
 
 
 def test_the_package_exports_resolve_and_are_documented():

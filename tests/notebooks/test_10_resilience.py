@@ -57,7 +57,9 @@ def test_fanout_makes_the_tail_common(tb):
     assert model[1]["p99_ms"] < 5 and model[5]["p99_ms"] >= 45
     assert model[100]["slow_share"] == pytest.approx(model[100]["predicted_slow_share"], abs=0.03)
     measured = {r["fanout"]: r for r in tb.value("measured.to_dict('records')")}
-    assert measured[10]["p99_ms"] > 3 * measured[1]["p99_ms"]
+    # Lower bounds and counts only: a busy machine adds latency, it never removes the 50 ms draws.
+    assert measured[10]["p99_ms"] >= 45 and measured[10]["p99_ms"] > measured[1]["p99_ms"]
+    assert measured[10]["slow_share"] > measured[1]["slow_share"]
 
 
 def test_solutions_pass_their_checks(tb):
