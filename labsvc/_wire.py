@@ -1,0 +1,49 @@
+"""What the network puts on the wire: header names, the ASGI version, the responses callers get.
+
+Shared by the in-process transport (:mod:`labsvc.network`) and process mode
+(:mod:`labsvc.process`); :mod:`labsvc.network` re-exports every name here.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .client import Outbound
+
+__all__ = ["INSTANCE_HEADER", "ROUTE_HEADER", "NetworkResponse"]
+
+INSTANCE_HEADER = "x-labsvc-instance"  # which instance answered (set by the network)
+ROUTE_HEADER = "x-labsvc-route"  # route template matched by the app (process mode)
+
+_ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
+
+
+class NetworkResponse(httpx.Response):
+    """An ``httpx.Response`` whose ``request`` is built only when asked for.
+
+    Parsing the URL into an ``httpx.Request`` costs as much as a small
+    handler, and most callers never look at it.
+    """
+
+    _labsvc_out: Outbound | None = None
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None and self._labsvc_out is not None:
+            out = self._labsvc_out
+            self._request = httpx.Request(out.method, out.url)
+        return super().request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+    def raise_for_status(self) -> "NetworkResponse":
+        self.request  # noqa: B018 - httpx reads the private field, so build it first
+        return super().raise_for_status()
+
+
+def _response(status: int, headers: list, body: bytes, out: Outbound) -> httpx.Response:
+    response = NetworkResponse(status, headers=headers, content=body)
+    response._labsvc_out = out
+    return response
