@@ -47,7 +47,9 @@ def test_open_loop_reports_a_one_second_stall_in_its_p99_and_closed_loop_hides_i
     assert opened.summary()["p99_ms"] >= 900
     # The closed-loop worker waited through the stall once and never sent the
     # requests that would have arrived meanwhile: the stall vanishes from p99.
-    assert closed.df["latency"].max() >= 0.9
+    # (The one stalled request waited from its send to the end of the pause: nearly 1 s, less if the
+    # loop itself was held up just then on a busy machine.)
+    assert closed.df["latency"].max() >= 0.5
     assert 1 <= (closed.df["latency"] > 0.1).sum() <= 3  # the stall (plus rare scheduling noise)
     assert closed.percentile(99) < 0.1
 
