@@ -42,8 +42,8 @@ test: install
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
 bench: install
-	@set -e; for f in benchmarks/*.py; do \
-	  [ -e "$$f" ] || { echo "no benchmarks/*.py yet"; break; }; \
+	@set -e; for f in benchmarks/bench_*.py; do \
+	  [ -e "$$f" ] || { echo "no benchmarks/bench_*.py yet"; break; }; \
 	  echo "== $$f"; $(BIN)/python $$f; \
 	done
 
