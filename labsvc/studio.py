@@ -99,7 +99,8 @@ class Studio:
     """
 
     def __init__(self, net: Network, url: str, *, rate: float = 100.0, duration: float | str = "3s",
-                 window: float = 0.25, caller: str = "studio", timeout: float = 1.0) -> None:
+                 window: float = 0.25, caller: str = "studio", timeout: float = 1.0,
+                 live_every: float | None = 0.5) -> None:
         if not isinstance(net, Network):
             raise ConfigurationError(f"Studio needs a labsvc.Network, got {type(net).__name__}")
         if not isinstance(url, str) or "://" not in url:
@@ -112,6 +113,10 @@ class Studio:
             raise ConfigurationError(
                 f"rate={rate!r} x duration={duration!r} must be positive and at most 20000 requests per run")
         self.window = window
+        if live_every is not None and not (isinstance(live_every, (int, float)) and live_every > 0):
+            raise ConfigurationError(f"live_every={live_every!r} must be a positive number of seconds, or None")
+        self.live_every = live_every  # how often a displayed dashboard updates its live line during a run
+        self.live_updates = 0
         self.caller = caller
         self.timeout = timeout
         self.last_run: LoadRun | None = None
@@ -207,10 +212,12 @@ class Studio:
             await self.act(action, target, **settings)
 
         script = [asyncio.ensure_future(scripted(*s)) for s in steps]
+        if self._widget is not None and self.live_every:
+            script.append(asyncio.ensure_future(self._live()))
         try:
             self.last_run = await open_loop(self.net, self.target, rate=self.rate, duration=self.duration,
                                             caller=self.caller, timeout=self.timeout, progress=False)
-            await asyncio.gather(*script)
+            await asyncio.gather(*script[:len(steps)])
         finally:
             for task in script:
                 task.cancel()
@@ -219,6 +226,33 @@ class Studio:
         self.last_calls = calls[(calls["caller"] == self.caller) & (calls["start"] >= self._run_started)]
         self._refresh(plot=True)
         return self.last_run
+
+    def live(self) -> dict[str, float]:
+        """The run in progress (or the last one) so far, read from the call log.
+
+        Requests answered, availability over the run and over the last
+        ``live_every`` seconds, and p95 (ms). Cheap enough to compute while
+        the load runs, unlike a plot, which would hold up the event loop and
+        show up in the latencies it measures.
+        """
+        if self._run_started is None:
+            raise ConfigurationError("no load has run yet; click 'send load' or await studio.run_load() first")
+        calls = self.net.calls
+        calls = calls[(calls["caller"] == self.caller) & (calls["start"] >= self._run_started)]
+        ok = (calls["status"].between(200, 399)) & (calls["error"] == "")
+        now = self.net.now()
+        recent = ok[calls["start"] >= now - (self.live_every or self.window)]
+        return {"t": now - self._run_started, "answered": float(len(calls)),
+                "availability": float(ok.mean()) if len(calls) else math.nan,
+                "recent_availability": float(recent.mean()) if len(recent) else math.nan,
+                "p95_ms": float(calls["duration"].quantile(0.95)) * 1000 if len(calls) else math.nan}
+
+    async def _live(self) -> None:
+        while True:
+            await asyncio.sleep(self.live_every)
+            if self._widget is not None:
+                self._widget.show_live(self.live())
+                self.live_updates += 1
 
     def _require_run(self) -> LoadRun:
         if self.last_run is None:
@@ -319,9 +353,10 @@ class _StudioWidget:
                              button_style="primary", layout=w.Layout(width="260px"))
         self.send.on_click(lambda _b: studio._spawn(studio.run_load()))
         self.status = w.HTML()
+        self.live = w.HTML()
         self.out = w.Output()
         self.box = w.VBox([w.HTML(f"<b>Studio</b>: {studio.target}"), *lines,
-                           w.HBox([self.side_a, self.side_b, self.cut]), w.HBox([self.send, self.status]), self.out])
+                           w.HBox([self.side_a, self.side_b, self.cut]), w.HBox([self.send, self.status]), self.live, self.out])
         self.refresh(plot=True)  # a run made before the dashboard was shown is plotted too
 
     def toggle(self, name: str) -> None:
@@ -339,6 +374,12 @@ class _StudioWidget:
             self.cut.value = False
             return
         (self.studio.partition if on else self.studio.heal)(a, b)
+
+    def show_live(self, now: dict[str, float]) -> None:
+        colour = "#2a9d8f" if not now["recent_availability"] < 0.99 else "#e63946"
+        self.live.value = (f"<b>live</b> t={now['t']:.1f}s: {now['answered']:.0f} answered, availability "
+                           f"{now['availability']:.0%} (<span style='color:{colour}'>last {self.studio.live_every:g}s: "
+                           f"{now['recent_availability']:.0%}</span>), p95 {now['p95_ms']:.1f} ms")
 
     def refresh(self, plot: bool = False) -> None:
         net = self.studio.net

@@ -108,6 +108,25 @@ def test_the_widget_buttons_and_sliders_drive_the_network():
     assert list(studio.actions["action"]) == ["fault", "fault", "crash", "restart", "partition", "heal"]
 
 
+def test_a_displayed_dashboard_shows_a_live_line_while_the_load_runs():
+    async def scenario():
+        async with stage("studio-live") as net:
+            studio = Studio(net, "http://inventory.svc/stock/a", rate=100, duration=0.8, live_every=0.1)
+            ui = studio.widget
+            await studio.run_load(during=[(0.3, "crash", "inventory-2")])
+            return studio, ui, studio.live()
+
+    studio, ui, after = asyncio.run(scenario())
+    assert studio.live_updates >= 3  # about one per 0.1 s of an 0.8 s run
+    assert ui.live.value.startswith("<b>live</b>") and "answered" in ui.live.value
+    # Read from the call log: every request of the run, half of those after the crash failed.
+    assert after["answered"] == len(studio.last_run.df) == 80
+    assert after["availability"] == pytest.approx(studio.last_run.df["ok"].mean())
+    assert after["availability"] < 1.0
+    with pytest.raises(ConfigurationError, match="live_every"):
+        Studio(studio.net, "http://inventory.svc/stock/a", live_every=0)
+
+
 def test_timeline_windows_and_plot():
     import pandas as pd
 
@@ -137,6 +156,8 @@ def test_bad_input_says_what_to_fix():
     studio = Studio(net, "http://inventory.svc/stock/a", duration=1)
     with pytest.raises(ConfigurationError, match="no load has run yet"):
         studio.timeline()
+    with pytest.raises(ConfigurationError, match="no load has run yet"):
+        studio.live()
     with pytest.raises(ConfigurationError, match="not one of"):
         asyncio.run(studio.act("explode", "inventory-1"))
     with pytest.raises(ConfigurationError, match="'a\\|b'"):
