@@ -64,7 +64,6 @@ _where: ContextVar[_Where | None] = ContextVar("labsvc_log_where", default=None)
 
 def get_logger(name: str | None = None) -> logging.Logger:
     """The logger for a service's code: ``labsvc.services.<name>`` (or the parent of them all)."""
-    _install()
     return logging.getLogger(LOGGER if not name else f"{LOGGER}.{name}")
 
 
@@ -74,7 +73,6 @@ def bind(service: str, instance: str, trace_id: str | None, sink: Sink) -> Token
     Returns the token for :func:`unbind`. Tasks started meanwhile inherit the
     binding (this is how a lifespan's background work logs as its instance).
     """
-    _install()
     return _where.set(_Where(service, instance, trace_id, sink))
 
 
@@ -120,6 +118,9 @@ def _install() -> None:
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+_install()  # once, on import: every service logger reports to the collector
 
 
 def stream_sink(stream: Any = None) -> Sink:

@@ -171,8 +171,7 @@ class Studio:
         """Replace ``target``'s faults with this latency and error rate (zeros clear them)."""
         if not (isinstance(latency_ms, (int, float)) and latency_ms >= 0):
             raise ConfigurationError(f"latency_ms={latency_ms!r} must be a number >= 0, e.g. 50")
-        self.net._fault_holder(target)  # unknown names fail before anything changes
-        self.net.clear_faults(target)
+        self.net.clear_faults(target)  # unknown names fail here, before anything changes
         if latency_ms or error_rate:
             self.net.fault(target, latency=latency_ms / 1000 if latency_ms else None, error_rate=error_rate)
         detail = f"latency {latency_ms:g} ms, error rate {error_rate:g}" if latency_ms or error_rate else "cleared"
@@ -221,9 +220,8 @@ class Studio:
         finally:
             for task in script:
                 task.cancel()
-        calls = self.net.calls
         # Kept with the run, so a later net.reset_calls() does not empty shares().
-        self.last_calls = calls[(calls["caller"] == self.caller) & (calls["start"] >= self._run_started)]
+        self.last_calls = self._run_calls()
         self._refresh(plot=True)
         return self.last_run
 
@@ -237,9 +235,8 @@ class Studio:
         """
         if self._run_started is None:
             raise ConfigurationError("no load has run yet; click 'send load' or await studio.run_load() first")
-        calls = self.net.calls
-        calls = calls[(calls["caller"] == self.caller) & (calls["start"] >= self._run_started)]
-        ok = (calls["status"].between(200, 399)) & (calls["error"] == "")
+        calls = self._run_calls()
+        ok = ~_failed(calls)
         now = self.net.now()
         recent = ok[calls["start"] >= now - (self.live_every or self.window)]
         return {"t": now - self._run_started, "answered": float(len(calls)),
@@ -253,6 +250,11 @@ class Studio:
             if self._widget is not None:
                 self._widget.show_live(self.live())
                 self.live_updates += 1
+
+    def _run_calls(self) -> pd.DataFrame:
+        """The call log's hops of the studio's load since the current (or last) run began."""
+        calls = self.net.calls
+        return calls[(calls["caller"] == self.caller) & (calls["start"] >= self._run_started)]
 
     def _require_run(self) -> LoadRun:
         if self.last_run is None:
@@ -275,8 +277,7 @@ class Studio:
         """Which instances answered the last run: calls, errors and share per instance (from the call log)."""
         self._require_run()
         calls = self.last_calls
-        failed = (calls["status"] >= 500) | (calls["error"] != "")
-        grouped = failed.groupby(calls["instance"])
+        grouped = _failed(calls).groupby(calls["instance"])
         out = pd.DataFrame({"calls": grouped.size(), "errors": grouped.sum().astype(int)})
         out["share"] = out["calls"] / max(1, len(calls))
         return out.reset_index()
@@ -397,6 +398,11 @@ class _StudioWidget:
             self.out.outputs = ()  # works in a kernel and outside one, unlike clear_output()
             self.out.append_display_data(self.studio.plot())
             self.out.append_display_data(self.studio.shares())
+
+
+def _failed(calls: pd.DataFrame) -> pd.Series:
+    """Hops that did not succeed: no answer, or an answer outside 2xx/3xx (as a LoadRun's ``ok``)."""
+    return ~calls["status"].between(200, 399) | (calls["error"] != "")
 
 
 def _pair(target: str | None) -> tuple[str, str]:
