@@ -199,7 +199,12 @@ class Network:
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> "Network":
-        """Start every instance (run lifespans, or start processes). Idempotent."""
+        """Start every instance (run lifespans, or start processes). Idempotent.
+
+        Instances start side by side, as on a platform: a call made from one
+        instance's lifespan may find another not running yet (connection
+        refused) and should retry, as a real service does at start-up.
+        """
         if self._started:
             return self
         previous = _running.get(self.name)

@@ -73,15 +73,27 @@ def heartbeat_sender():
     """Calls inventory from a background task started in its lifespan (no request involved)."""
     import asyncio
 
+    from labsvc.errors import InstanceDownError
     from labsvc.service import app_client
 
     @asynccontextmanager
     async def lifespan(app):
         done = asyncio.Event()
 
+        async def call_inventory():
+            # The network starts instances side by side, so inventory may not be up yet when this
+            # runs: retry a refused connection for a while, as a real service does at start-up.
+            for attempt in range(600):
+                try:
+                    return await app_client(app, timeout=60).get("http://inventory.svc/stock/beat")
+                except InstanceDownError:
+                    if attempt == 599:
+                        raise
+                    await asyncio.sleep(0.05)
+
         async def beat():
             try:
-                r = await app_client(app, timeout=60).get("http://inventory.svc/stock/beat")  # a busy CI machine
+                r = await call_inventory()
                 app.state.beat = r.json()["sku"]
                 get_logger("sender").info("beat sent")
             except Exception as exc:  # reported by /beat, so a failing test says why
