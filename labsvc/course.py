@@ -17,15 +17,46 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment"]
+__all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment",
+           "set_language", "language", "LANGUAGES"]
 
 EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
+
+#: The languages the course is written in: English (``notebooks/``) and Korean (``notebooks/ko/``).
+LANGUAGES = ("en", "ko")
+_language = "en"
+
+
+def set_language(code: str) -> str:
+    """Show exercise feedback in ``code`` ("en" or "ko"); a Korean notebook's first cell calls this.
+
+    >>> set_language("ko"); set_language("en")
+    'ko'
+    'en'
+    """
+    global _language
+    if code not in LANGUAGES:
+        raise ValueError(f"unknown language {code!r}; choose one of {', '.join(LANGUAGES)}")
+    _language = code
+    return code
+
+
+def language() -> str:
+    """The language exercise feedback is shown in (``"en"`` unless :func:`set_language` changed it)."""
+    return _language
 
 
 @dataclass
 class Feedback:
+    """A checker's verdict: ``message`` in English, ``ko`` the same in Korean (shown when the language is "ko")."""
+
     ok: bool
     message: str
+    ko: str | None = None
+
+    def text(self) -> str:
+        """The message in the current language, English when no translation was written."""
+        return self.ko if _language == "ko" and self.ko else self.message
 
 
 @dataclass
@@ -40,10 +71,14 @@ class CheckResult:
         return self.ok
 
     def __repr__(self) -> str:
-        return f"{'✅ Right' if self.ok else '❌ Not yet'}: {self.message}"
+        return f"{self._mark()}: {self.message}"
+
+    def _mark(self) -> str:
+        labels = {"en": ("✅ Right", "❌ Not yet"), "ko": ("✅ 정답", "❌ 아직")}[_language]
+        return labels[0] if self.ok else labels[1]
 
     def _repr_html_(self) -> str:
-        color, mark = ("#2a9d8f", "✅ Right") if self.ok else ("#e76f51", "❌ Not yet")
+        color, mark = ("#2a9d8f" if self.ok else "#e76f51"), self._mark()
         return (f'<div style="border-left:4px solid {color};padding:4px 8px;margin:4px 0">'
                 f"<b>{mark}</b> ({html.escape(self.exercise)}): {html.escape(self.message)}</div>")
 
@@ -78,12 +113,16 @@ def check(exercise_id: str, answer: Any, **evidence: Any) -> CheckResult:
     if checker is None:
         raise KeyError(f"no exercise {exercise_id!r}; known exercises: {sorted(EXERCISES)}")
     if answer is ...:
-        return CheckResult(exercise_id, False, "replace the ... with your answer, then run the cell again")
+        return CheckResult(exercise_id, False, Feedback(
+            False, "replace the ... with your answer, then run the cell again",
+            ko="... 자리에 답을 넣고 셀을 다시 실행하세요").text())
     try:
         feedback = checker(answer, **evidence)
     except TypeError as exc:
-        return CheckResult(exercise_id, False, f"the check could not use what you passed ({exc})")
-    return CheckResult(exercise_id, feedback.ok, feedback.message)
+        return CheckResult(exercise_id, False, Feedback(
+            False, f"the check could not use what you passed ({exc})",
+            ko=f"넘겨준 값으로는 확인할 수 없습니다 ({exc})").text())
+    return CheckResult(exercise_id, feedback.ok, feedback.text())
 
 
 def environment() -> "pd.DataFrame":
