@@ -30,6 +30,8 @@ _language = "en"
 def set_language(code: str) -> str:
     """Show exercise feedback in ``code`` ("en" or "ko"); a Korean notebook's first cell calls this.
 
+    "ko" also makes Hangul in plots render (:func:`labsvc.fonts.enable_korean`).
+
     >>> set_language("ko"); set_language("en")
     'ko'
     'en'
@@ -37,6 +39,10 @@ def set_language(code: str) -> str:
     global _language
     if code not in LANGUAGES:
         raise ValueError(f"unknown language {code!r}; choose one of {', '.join(LANGUAGES)}")
+    if code == "ko":  # plots may carry Korean labels: add the bundled Hangul font as a fallback
+        from .fonts import enable_korean
+
+        enable_korean()
     _language = code
     return code
 
