@@ -5,6 +5,10 @@ folders, drives Debian's Chromium with Playwright through the menus
 (Run > Run All Cells), and checks what a person would see: no traceback, at
 least one plot, at least one live ipywidget. A screenshot is saved and its
 path printed.
+
+The Korean edition's landing notebook gets the same run, and a check that its
+Korean text is drawn with a font that has Hangul, not as empty boxes (see
+test_korean_landing_notebook_shows_hangul_not_boxes).
 """
 
 import json
@@ -146,12 +150,12 @@ def jupyter_lab(tmp_path):
         stop(server)
 
 
-def wait_for(page, what, predicate, timeout_s):
+def wait_for(page, what, predicate, timeout_s, name=NOTEBOOK.name):
     """Poll the notebook's state until predicate(state) holds; fail with the last state after timeout_s."""
     deadline = time.monotonic() + timeout_s
     state = None
     while time.monotonic() < deadline:
-        state = page.evaluate(NOTEBOOK_STATE_JS, NOTEBOOK.name)
+        state = page.evaluate(NOTEBOOK_STATE_JS, name)
         if state is not None and predicate(state):
             return state
         page.wait_for_timeout(250)
@@ -231,3 +235,105 @@ def test_landing_notebook_runs_in_jupyterlab(request, tmp_path, capsys):
         print(f"\n[browser] opened and ran all cells in {elapsed:.1f} s; screenshot: {screenshot}")
         if page_errors:
             print(f"[browser] JavaScript errors in the page: {page_errors[:5]}")
+
+
+KO_NOTEBOOK = ROOT / "notebooks" / "ko" / "00_start_here.ipynb"
+
+# Draw each string on a canvas in the element's own font and return its pixels as a short signature.
+# A glyph no font has is drawn as the same empty box whatever the character, so different Hangul
+# syllables with identical pixels, or pixels identical to a private-use character's, mean "boxes".
+GLYPH_SIGNATURES_JS = """
+([selector, texts]) => {
+  const el = document.querySelector(selector);
+  const style = getComputedStyle(el);
+  const canvas = document.createElement('canvas');
+  canvas.width = 64; canvas.height = 64;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  ctx.font = `${style.fontWeight} 40px ${style.fontFamily}`;
+  return {fontFamily: style.fontFamily, signatures: texts.map(t => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.fillText(t, 4, 48);
+    const data = ctx.getImageData(0, 0, 64, 64).data;
+    let ink = 0, hash = 0;
+    for (let i = 3; i < data.length; i += 4) { if (data[i]) { ink++; hash = (hash * 31 + i * data[i]) | 0; } }
+    return `${ink}:${hash}`;
+  })};
+}
+"""
+HANGUL_SAMPLES = ["가", "한", "국", "를", "실"]
+NO_GLYPH = "\ue000"  # a private-use character: no font has it, so it shows the empty box
+
+
+def platform_fonts(page, selector):
+    """The fonts Chromium really drew ``selector``'s text with (DevTools' "Rendered Fonts"), as {family: glyphs}."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    assert node, f"no element {selector!r} in the page"
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cdp.detach()
+    return {f["familyName"]: f["glyphCount"] for f in fonts}
+
+
+def test_korean_landing_notebook_shows_hangul_not_boxes(request, tmp_path, capsys):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium, fonts-noto-cjk and fonts-noto-color-emoji to run the browser test")
+    if not KO_NOTEBOOK.exists():
+        pytest.skip(f"{KO_NOTEBOOK.relative_to(ROOT)} does not exist yet")
+    base_url, token = request.getfixturevalue("jupyter_lab")
+    from playwright.sync_api import sync_playwright
+
+    committed = KO_NOTEBOOK.read_bytes()
+    screenshot = tmp_path / f"ko_{KO_NOTEBOOK.stem}.png"
+    url = f"{base_url}/lab/tree/{KO_NOTEBOOK.relative_to(ROOT).as_posix()}?token={token}"
+    name = f"ko/{KO_NOTEBOOK.name}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+            page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
+            wait_for(page, "the kernel to be idle", lambda s: s["kernel"] == "idle", 60, name)
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            wait_for(page, "Run All to start", lambda s: s["running"] > 0 or any(c.get("execution_count") for c in code_cells(s)), 30, name)
+            state = wait_for(page, "Run All to finish", finished, RUN_ALL_S, name)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / f"ko_{KO_NOTEBOOK.stem}_end.png"), full_page=True)
+
+            errors = [f"{o['ename']}: {o['evalue']}" for c in code_cells(state) for o in c.get("outputs", []) if o["output_type"] == "error"]
+            assert not errors, f"cells raised {errors} (screenshot {screenshot})"
+
+            # The title (a Korean h1) and the exercise feedback, which the language cell switched to Korean.
+            heading = ".jp-RenderedMarkdown h1"
+            assert "시작하기" in page.locator(heading).first.inner_text()
+            feedback = page.locator(".jp-OutputArea-output div", has_text="❌ 아직").first
+            assert feedback.count() == 1, f"no Korean exercise feedback shown (screenshot {screenshot})"
+            feedback.scroll_into_view_if_needed()
+            feedback.screenshot(path=str(tmp_path / "ko_feedback.png"))
+            page.locator(heading).first.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(screenshot))  # the title and overview, where a box would show first
+
+            fonts = platform_fonts(page, heading)
+            cjk = {family: n for family, n in fonts.items() if "CJK" in family or "Nanum" in family}
+            assert cjk, f"the Korean heading was drawn with {fonts}, none of them a CJK font (screenshot {screenshot})"
+
+            drawn = page.evaluate(GLYPH_SIGNATURES_JS, [heading, [*HANGUL_SAMPLES, NO_GLYPH]])
+            *hangul, box = drawn["signatures"]
+            assert len(set(hangul)) == len(HANGUL_SAMPLES), f"Hangul syllables look alike (boxes) in {drawn['fontFamily']}: {hangul}"
+            assert box not in hangul, f"Hangul is drawn like a missing glyph in {drawn['fontFamily']} (screenshot {screenshot})"
+
+            # The verdict label: Hangul and the ✅/❌ marks (an emoji font: Debian's fonts-noto-color-emoji).
+            label = '.jp-OutputArea-output div[style*="border-left"] b'
+            label_fonts = platform_fonts(page, label)
+            assert any("CJK" in f or "Nanum" in f for f in label_fonts), f"feedback label drawn with {label_fonts} (screenshot {screenshot})"
+            *marks, box = page.evaluate(GLYPH_SIGNATURES_JS, [label, ["❌", "✅", NO_GLYPH]])["signatures"]
+            assert box not in marks, f"the ✅/❌ marks show as boxes: install an emoji font (fonts-noto-color-emoji) (screenshot {screenshot})"
+        finally:
+            browser.close()
+    assert KO_NOTEBOOK.read_bytes() == committed, f"{KO_NOTEBOOK.name} was saved during the test; restore it without outputs"
+    with capsys.disabled():
+        print(f"\n[browser] Korean notebook: heading drawn with {cjk}; screenshot: {screenshot}")
