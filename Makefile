@@ -31,9 +31,11 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The printed URL opens notebooks/00_start_here.ipynb, with the repository as
 # JupyterLab's root (as on Binder), so datasets/ and labsvc/ are browsable too.
+# `make lab START=notebooks/ko/00_start_here.ipynb` opens the Korean edition instead.
+START ?= notebooks/00_start_here.ipynb
 lab: install
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser $(ALLOW_ROOT) \
-	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # One pytest run: tests/ (package tests, tests/notebooks/ testbook checks, the
 # Binder and browser checks) and every notebook under nbval.

@@ -234,3 +234,19 @@ def test_korean_notebook_links_point_to_korean_notebooks(name):
     assert not wrong, f"{name}: link the Korean notebooks (same folder), not {wrong}"
     broken = [link for link in links if "/" not in link and not (NOTEBOOKS / link).is_file()]
     assert not broken, f"{name}: links to notebooks the course does not have: {broken}"
+
+
+def test_korean_readme_maps_the_korean_edition_and_opens_it_on_binder():
+    import re
+
+    readme, readme_ko = (ROOT / "README.md").read_text(encoding="utf-8"), (ROOT / "README.ko.md").read_text(encoding="utf-8")
+    assert "(README.ko.md)" in readme
+    binder = re.compile(r"\((https://mybinder\.org/v2/[^?)]+)\?urlpath=lab/tree/([^)]+)\)")
+    (base_en, _), (base_ko, target) = binder.search(readme).groups(), binder.search(readme_ko).groups()
+    assert base_ko == base_en and target == "notebooks/ko/00_start_here.ipynb"
+    linked = set(re.findall(r"\(notebooks/ko/([^)]+\.ipynb)\)", readme_ko))
+    assert linked, "README.ko.md links no Korean notebook"
+    assert not [n for n in linked if not (NOTEBOOKS / n).is_file()], "README.ko.md links notebooks the course does not have"
+    assert set(KOREAN) <= linked, f"README.ko.md does not link {sorted(set(KOREAN) - linked)}"
+    assert "make lab" in readme_ko and "make test" in readme_ko
+    assert (ROOT / "docs" / "instructors.ko.md").is_file() and "(docs/instructors.ko.md)" in readme_ko
