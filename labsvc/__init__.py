@@ -28,7 +28,10 @@ service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
 metrics, decompositions deployed as topologies). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
 notebooks 07-10; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
-exercises; :mod:`labsvc.studio` has widgets for live demos.
+exercises, in the notebook's language; :mod:`labsvc.translations` keeps the
+Korean edition (``notebooks/ko/``) in step with the English notebooks and
+:mod:`labsvc.fonts` draws Hangul in plots; :mod:`labsvc.studio` has widgets
+for live demos.
 
 The rules the code keeps:
 
