@@ -50,7 +50,9 @@ class Traffic:
     ``target`` is ``"GET http://gateway.svc/products"`` or an async function
     ``(client, i) -> response``; ``label(i)`` names the user journey of
     request *i* (``"browse"``, ``"checkout"``), so probes can measure one
-    journey. Latency is measured from the moment each request is sent.
+    journey; ``ok(i, response)`` says whether the user was served (default:
+    a 2xx or 3xx answer). Latency is measured from the moment each request
+    is sent.
     """
 
     target: Union[str, RequestFn]
@@ -58,13 +60,15 @@ class Traffic:
     label: Callable[[int], str] | None = None
     caller: str = "users"
     timeout: float | None = 2.0
+    ok: Callable[[int, Any], bool] | None = None
 
 
 class _Recorder:
     """Wraps the users' request function and keeps one row per finished request."""
 
-    def __init__(self, send: RequestFn, label: Callable[[int], str] | None, clock: Clock, t0: float) -> None:
-        self.send, self.label, self.clock, self.t0 = send, label, clock, t0
+    def __init__(self, send: RequestFn, label: Callable[[int], str] | None, clock: Clock, t0: float,
+                 ok: Callable[[int, Any], bool] | None = None) -> None:
+        self.send, self.label, self.clock, self.t0, self.judge = send, label, clock, t0, ok
         self.rows: list[tuple] = []
         self.inflight: dict[int, float] = {}
         self.changed = asyncio.Condition()
@@ -72,10 +76,11 @@ class _Recorder:
     async def __call__(self, client: Any, i: int) -> Any:
         sent = self.clock.now() - self.t0
         self.inflight[i] = sent
-        status, error = 0, ""
+        status, error, served = 0, "", False
         try:
             response = await self.send(client, i)
             status = response.status_code
+            served = 200 <= status < 400 if self.judge is None else bool(self.judge(i, response))
             return response
         except asyncio.CancelledError:
             self.inflight.pop(i, None)
@@ -87,8 +92,7 @@ class _Recorder:
             if i in self.inflight:
                 del self.inflight[i]
                 latency = self.clock.now() - self.t0 - sent
-                self.rows.append((i, self.label(i) if self.label else "", sent, latency, status, error,
-                                  200 <= status < 400))
+                self.rows.append((i, self.label(i) if self.label else "", sent, latency, status, error, served))
                 async with self.changed:
                     self.changed.notify_all()
 
@@ -237,7 +241,7 @@ class _Run:
         from ..load import _request_fn, open_loop
 
         send = _request_fn(self.traffic.target)
-        self.recorder = _Recorder(send, self.traffic.label, self.clock, self.t0)
+        self.recorder = _Recorder(send, self.traffic.label, self.clock, self.t0, self.traffic.ok)
         windows = self.x.windows
         pauses = sum(a.pause_before + a.pause_after for a in (*self.x.method, *self.x.rollbacks))
         # An upper bound, so the users stop by themselves even if the runner were interrupted;
