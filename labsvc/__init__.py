@@ -25,7 +25,9 @@ pattern is the lesson: :mod:`labsvc.balancing`, :mod:`labsvc.discovery`
 :mod:`labsvc.gateway` with :mod:`labsvc.security` (PyJWT),
 :mod:`labsvc.api` (contract first), :mod:`labsvc.data` (database per
 service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
-metrics, decompositions deployed as topologies). The example domain is
+metrics, decompositions deployed as topologies), and :mod:`labsvc.chaos`
+(chaos experiments in Chaos Toolkit's format, run under open-loop traffic,
+with verdicts computed from what users saw). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
 notebooks 07-10; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
 exercises, in the notebook's language; :mod:`labsvc.translations` keeps the

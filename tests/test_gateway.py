@@ -461,6 +461,33 @@ def test_a_stale_discovery_cache_is_covered_by_a_retry():
     assert retry.stats()["retries"] == 4
 
 
+@pytest.mark.parametrize("other_instance", [False, True])
+def test_a_retry_can_be_sent_to_an_instance_the_request_has_not_tried(other_instance):
+    clock = FakeClock()
+    registry = ServiceRegistry(clock)
+    for i in (1, 2, 3):
+        registry.register("catalog", f"catalog-{i}", f"http://catalog-{i}.svc")
+    gw = Gateway([Route("/catalog", "catalog", retry=upstream_retry(3, clock=clock))], discovery=registry,
+                 clock=clock, balancer="random", seed=4, retry_other_instance=other_instance)
+    net = network(f"other-{other_instance}", gw, catalog=(catalog_app, 3))
+
+    async def scenario(web):
+        await net.stop_instance("catalog-1")
+        await net.stop_instance("catalog-2")
+        return [(await web.get(f"{GW}/catalog/products/1")).status_code for _ in range(10)]
+
+    statuses = run(net, scenario)
+    attempts = hops(net, "catalog")
+    per_request = attempts.groupby("trace_id", sort=False)["instance"].apply(list)
+    if other_instance:
+        # Never the same dead instance twice in one request: every request reaches catalog-3 in 3 tries.
+        assert statuses == [200] * 10
+        assert all(len(set(tried)) == len(tried) and tried[-1] == "catalog-3" for tried in per_request)
+    else:
+        # A random pick may offer the same dead instance again: some requests pay for it, some fail.
+        assert any(len(set(tried)) < len(tried) for tried in per_request)
+
+
 def test_no_up_instance_in_discovery_is_503():
     registry = ServiceRegistry(FakeClock())
     registry.register("catalog", "catalog-1", "http://catalog-1.svc", status="DOWN")

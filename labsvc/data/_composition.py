@@ -35,9 +35,11 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
 from ..errors import ConfigurationError
+from ..messaging import IdempotentConsumer
 from ..network import Network
 from ..problems import Problem, problem_type
 from ..service import Request, create_service, http
+from ._consume import PollBody, consume_round
 from ._database import data_service, service_database
 from ._remote import fetch_json
 from ._shared import CUSTOMER_NAMES, _id_list, customers_app, orders_app
@@ -78,10 +80,32 @@ class DeliveryIn(BaseModel):
     status: str = PydanticField(default="preparing", pattern="^(preparing|shipped|delivered)$")
 
 
-def delivery_app(*, url: str | None = None):
-    """The delivery service: one delivery per order, with its status."""
+def delivery_app(*, url: str | None = None, events_topic: str | None = None, group: str = "delivery"):
+    """The delivery service: one delivery per order, with its status.
+
+    With ``events_topic``, it also listens for order events
+    (``POST /deliveries/poll``, an idempotent consumer in ``group``): every
+    ``OrderApproved`` order gets a delivery in ``preparing``.
+    """
     db = service_database("delivery", DeliveryBase.metadata, url=url)
     app = data_service("delivery", db, description="Owns deliveries and their status.")
+    if events_topic is not None:
+        consumer = IdempotentConsumer()
+
+        def on_event(event: dict[str, Any]) -> bool:
+            if event.get("type") != "OrderApproved":
+                return False
+            with db.session() as s:
+                if s.get(Delivery, event["order_id"]) is not None:
+                    return False
+                s.add(Delivery(order_id=event["order_id"], status="preparing"))
+                s.commit()
+            return True
+
+        @app.post("/deliveries/poll")
+        async def poll(request: Request, body: PollBody | None = None) -> dict[str, Any]:
+            return await consume_round(request, body, topic=events_topic, group=group, consumer=consumer,
+                                       apply=on_event)
 
     @app.post("/deliveries", status_code=201)
     async def schedule(body: DeliveryIn) -> dict[str, Any]:

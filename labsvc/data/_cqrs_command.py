@@ -6,7 +6,6 @@ topic and consumer group, and the stats shape both answer (``_stats``).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import sqlalchemy as sa
 from pydantic import BaseModel, Field as PydanticField
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel, col, func, select
+from sqlmodel import Field, SQLModel, func, select
 
 from ..clock import Clock, MonotonicClock
 from ..errors import ConfigurationError, LabsvcError
@@ -22,6 +21,7 @@ from ..messaging import HttpBrokerClient
 from ..problems import Problem, problem_type
 from ..service import Request, http
 from ._database import data_service, service_database
+from ._outbox import Outbox, OutboxFields, RelayBody  # noqa: F401 - RelayBody re-exported
 
 __all__ = ["PUBLISH_MODES", "ORDER_STATUSES", "EVENT_TYPES", "TOPIC", "GROUP", "order_command_app", "PlaceOrder"]
 
@@ -58,17 +58,10 @@ class CommandOrder(OrderCommandBase, table=True):
     committed_at: float
 
 
-class OutboxRow(OrderCommandBase, table=True):
+class OutboxRow(OutboxFields, OrderCommandBase, table=True):
     """An event waiting to be published (``published_at`` is None) or already sent."""
 
     __tablename__ = "outbox"
-    seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True)
-    order_id: int = Field(index=True)
-    type: str
-    payload: dict = Field(sa_type=sa.JSON)
-    created_at: float
-    published_at: float | None = Field(default=None, index=True)
 
 
 class PlaceOrder(BaseModel):
@@ -77,13 +70,6 @@ class PlaceOrder(BaseModel):
     customer_id: int = PydanticField(ge=1)
     customer_name: str = PydanticField(min_length=1, max_length=100)
     total: float = PydanticField(gt=0, le=100_000)
-
-
-class RelayBody(BaseModel):
-    """The body of ``POST /outbox/relay``."""
-
-    max: int = PydanticField(default=100, ge=1, le=10_000, description="most events to publish in this round")
-    wait: float = PydanticField(default=0.0, ge=0, le=30, description="seconds to wait for a first event")
 
 
 def _order_dict(o: CommandOrder) -> dict[str, Any]:
@@ -131,17 +117,15 @@ def order_command_app(publish: str = "outbox", *, clock: Clock | None = None, to
     db = service_database("orders", OrderCommandBase.metadata, setup=new_epoch)
     app = data_service("orders", db, description=f"Order commands; events published by {publish}.")
     app.state.publish = publish
-    new_event = asyncio.Event()  # wakes a waiting relay (one per instance)
-    relay_lock = asyncio.Lock()  # one relay round at a time, so rows go out in order
+    outbox = Outbox(db, OutboxRow, topic=topic, clock=clock)
 
     async def record(request: Request, order: CommandOrder, s: Any) -> None:
         """Save the order's change and its event: one transaction (outbox) or two writes (direct)."""
         event = _event(order, epoch["n"])
         if publish == "outbox":
-            s.add(OutboxRow(event_id=event["event_id"], order_id=order.id, type=event["type"], payload=event,
-                            created_at=order.committed_at))
+            outbox.add(s, event, order_id=order.id, created_at=order.committed_at)
             s.commit()
-            new_event.set()
+            outbox.notify()
             return
         s.commit()
         try:
@@ -207,42 +191,7 @@ def order_command_app(publish: str = "outbox", *, clock: Clock | None = None, to
             raise Problem(404, "Order not found", type=problem_type("not-found"), detail=f"no order with id {order_id}")
         return _order_dict(order)
 
-    @app.get("/outbox")
-    async def outbox() -> dict[str, Any]:
-        with db.session() as s:
-            pending = s.exec(select(func.count()).where(col(OutboxRow.published_at).is_(None))).one()
-            total = s.exec(select(func.count()).select_from(OutboxRow)).one()
-        return {"pending": int(pending), "published": int(total - pending)}
-
-    @app.post("/outbox/relay")
-    async def relay(request: Request, body: RelayBody | None = None) -> dict[str, Any]:
-        body = body or RelayBody()
-        broker = HttpBrokerClient(http(request), "http://broker.svc")
-        published = 0
-        async with relay_lock:
-            rows = _pending(db, body.max)
-            if not rows and body.wait > 0:
-                new_event.clear()
-                if not _pending(db, 1):
-                    try:
-                        async with asyncio.timeout(body.wait):
-                            await new_event.wait()
-                    except TimeoutError:
-                        pass
-                rows = _pending(db, body.max)
-            for row in rows:
-                try:
-                    await broker.publish(topic, row.payload, key=f"order-{row.order_id}", message_id=row.event_id)
-                except (httpx.HTTPError, LabsvcError) as exc:
-                    raise Problem(503, "Broker unavailable", type=problem_type("dependency-unavailable"),
-                                  detail=f"published {published} event(s), then: {type(exc).__name__}; the rest "
-                                         f"stay in the outbox for the next round", published=published) from None
-                # A crash right here publishes this row again next round: consumers dedupe by event id.
-                with db.session() as s:
-                    s.exec(sa.update(OutboxRow).where(OutboxRow.seq == row.seq).values(published_at=clock.now()))
-                    s.commit()
-                published += 1
-        return {"published": published, "pending": len(_pending(db, 10_000))}
+    outbox.install(app)
 
     @app.get("/events")
     async def events(after: int = 0, limit: int = 500) -> dict[str, Any]:
@@ -254,9 +203,3 @@ def order_command_app(publish: str = "outbox", *, clock: Clock | None = None, to
         return {"events": [r.payload for r in rows], "last": rows[-1].seq if rows else after}
 
     return app
-
-
-def _pending(db: Any, limit: int) -> list[OutboxRow]:
-    with db.session() as s:
-        return list(s.exec(select(OutboxRow).where(col(OutboxRow.published_at).is_(None))
-                           .order_by(OutboxRow.seq).limit(limit)).all())

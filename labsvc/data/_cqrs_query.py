@@ -9,18 +9,17 @@ from __future__ import annotations
 import keyword
 from typing import Any, Callable
 
-import httpx
 import sqlalchemy as sa
-from pydantic import BaseModel, Field as PydanticField
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, func, select
 
 from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, LabsvcError
-from ..messaging import HttpBrokerClient, IdempotentConsumer
+from ..errors import ConfigurationError
+from ..messaging import IdempotentConsumer
 from ..problems import Problem, problem_type
-from ..service import Request, http, instance_name
+from ..service import Request, http
 from ._cqrs_command import GROUP, TOPIC, _stats
+from ._consume import PollBody, consume_round
 from ._database import data_service, service_database
 from ._remote import fetch_json
 
@@ -58,14 +57,6 @@ class InboxRow(OrderHistoryBase, table=True):
     committed_at: float
     visible_at: float
     changed_view: bool
-
-
-class PollBody(BaseModel):
-    """The body of ``POST /projection/poll``."""
-
-    max: int = PydanticField(default=50, ge=1, le=1000, description="most events to take in this round")
-    wait: float = PydanticField(default=0.0, ge=0, le=30, description="seconds to wait for a first event")
-    lease: float = PydanticField(default=5.0, gt=0, description="seconds before an unacked event comes back")
 
 
 _VIEW_COLUMNS = ("order_id", "customer_id", "customer_name", "total", "status", "version", "committed_at", "visible_at")
@@ -140,22 +131,7 @@ def order_history_app(*, fields: Fields | None = None, clock: Clock | None = Non
 
     @app.post("/projection/poll")
     async def poll(request: Request, body: PollBody | None = None) -> dict[str, Any]:
-        body = body or PollBody()
-        broker = HttpBrokerClient(http(request), "http://broker.svc")
-        applied = duplicates = 0
-        try:
-            deliveries = await broker.pull(topic, group, consumer=instance_name(request), max=body.max,
-                                           lease=body.lease, wait=body.wait)
-            for d in deliveries:
-                if await consumer.ahandle(d, lambda m: apply(m.payload)):
-                    applied += 1
-                else:
-                    duplicates += 1
-        except (httpx.HTTPError, LabsvcError) as exc:
-            raise Problem(503, "Broker unavailable", type=problem_type("dependency-unavailable"),
-                          detail=f"applied {applied} event(s), then: {type(exc).__name__}; unacknowledged "
-                                 f"events come back after their lease") from None
-        return {"pulled": len(deliveries), "applied": applied, "duplicates": duplicates}
+        return await consume_round(request, body, topic=topic, group=group, consumer=consumer, apply=apply)
 
     @app.post("/projection/rebuild")
     async def rebuild(request: Request) -> dict[str, Any]:

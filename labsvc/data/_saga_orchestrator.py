@@ -2,11 +2,15 @@
 
 It holds the steps and their compensations (:data:`SAGA_STEPS`), the order
 and saga-log tables, and :func:`order_saga_app`: retries, compensations,
-compare-and-set transitions and ``POST /sagas/recover``.
+compare-and-set transitions and ``POST /sagas/recover``. With
+``events_topic``, every order that reaches a final state also gets an
+``OrderApproved`` / ``OrderCancelled`` event in a transactional outbox
+(:mod:`._outbox`), in the event shape the order-history read model projects.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,7 @@ from ..errors import ConfigurationError
 from ..problems import Problem, problem_type
 from ..service import Request, http
 from ._database import data_service, service_database
+from ._outbox import Outbox, OutboxFields
 from ._remote import problem_of
 
 __all__ = ["SAGA_STEPS", "FINAL_STATES", "order_saga_app"]
@@ -82,6 +87,27 @@ class SagaLogRow(SagaOrdersBase, table=True):
     at: float
 
 
+class SagaOutboxRow(OutboxFields, SagaOrdersBase, table=True):
+    """An order event waiting to be published, or already sent (only with ``events_topic``)."""
+
+    __tablename__ = "outbox"
+
+
+# Each opening of the orders database is a new epoch, so event ids stay unique
+# when an in-memory database restarts its order numbers from 1.
+_EPOCHS = itertools.count(1)
+_EVENT_TYPES = {"APPROVED": "OrderApproved", "CANCELLED": "OrderCancelled"}
+
+
+def final_event(order: SagaOrder, epoch: int, at: float) -> dict[str, Any]:
+    """The event of an order that reached a final state, in the order-history read model's shape."""
+    return {"event_id": f"e{epoch}-order-{order.id}-final", "type": _EVENT_TYPES[order.status],
+            "order_id": order.id, "version": 1, "committed_at": at,
+            "order": {"id": order.id, "customer_id": order.customer_id, "customer_name": f"customer {order.customer_id}",
+                      "total": order.amount or 0.0, "status": order.status, "version": 1, "committed_at": at,
+                      "product_id": order.product_id, "quantity": order.quantity, "reason": order.reason}}
+
+
 @dataclass
 class _StepResult:
     outcome: str  # ok | rejected | unknown
@@ -94,7 +120,8 @@ _REJECTIONS = (402, 404, 409, 422)  # the participant said no: retrying will not
 
 
 def order_saga_app(*, clock: Clock | None = None, compensate: bool = True, attempts: int = 3,
-                   compensation_attempts: int = 5, backoff: float | str = "5ms", timeout: float | str = "100ms"):
+                   compensation_attempts: int = 5, backoff: float | str = "5ms", timeout: float | str = "100ms",
+                   events_topic: str | None = None):
     """The order service, orchestrating the place-order saga.
 
     ``POST /orders`` runs the whole saga and answers 201 with the order in
@@ -103,15 +130,25 @@ def order_saga_app(*, clock: Clock | None = None, compensate: bool = True, attem
     ``compensation_attempts`` per compensation, ``backoff`` doubling
     between them (on ``clock``); ``timeout`` per call. ``compensate=False``
     is the broken saga: failures only mark the order cancelled and leave
-    stock reserved and charges captured.
+    stock reserved and charges captured. With ``events_topic``, final states
+    are also written to an outbox that ``POST /outbox/relay`` publishes to
+    that topic on ``http://broker.svc``.
     """
     clock = clock or MonotonicClock()
     pause = parse_duration(backoff, name="backoff")
     per_call = parse_duration(timeout, name="timeout")
     if attempts < 1 or compensation_attempts < 1:
         raise ConfigurationError("attempts and compensation_attempts must be at least 1")
-    db = service_database("orders", SagaOrdersBase.metadata)
+    epoch = {"n": 0}
+
+    def new_epoch(_db: Any) -> None:
+        epoch["n"] = next(_EPOCHS)
+
+    db = service_database("orders", SagaOrdersBase.metadata, setup=new_epoch)
     app = data_service("orders", db, description="Places orders with an orchestrated saga.")
+    outbox = Outbox(db, SagaOutboxRow, topic=events_topic, clock=clock) if events_topic else None
+    if outbox is not None:
+        outbox.install(app)
     running: set[int] = set()  # sagas this instance is executing now (recovery leaves them alone)
     app.state.running = running
 
@@ -122,11 +159,19 @@ def order_saga_app(*, clock: Clock | None = None, compensate: bool = True, attem
 
     def transition(order_id: int, sources: tuple[str, ...], target: str, **values: Any) -> bool:
         """Compare-and-set the order's status: only one actor can move it from a given state."""
+        report = outbox is not None and target in FINAL_STATES
         with db.session() as s:
             r = s.exec(sa.update(SagaOrder).where(SagaOrder.id == order_id, col(SagaOrder.status).in_(sources))
                        .values(status=target, **values))
+            moved = r.rowcount == 1
+            if moved and report:  # the event commits with the change it reports, or not at all
+                now = clock.now()
+                outbox.add(s, final_event(s.get(SagaOrder, order_id), epoch["n"], now), order_id=order_id,
+                           created_at=now)
             s.commit()
-            return r.rowcount == 1
+        if moved and report:
+            outbox.notify()
+        return moved
 
     def load(order_id: int) -> SagaOrder:
         with db.session() as s:

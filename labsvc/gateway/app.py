@@ -125,6 +125,10 @@ class Gateway:
         Without a verified subject, the client is named by this header
         (mapped through ``api_keys`` when given), else by the calling
         instance.
+    retry_other_instance:
+        With discovery, a retry goes to an instance this request has not
+        tried yet while one is left (Envoy's ``previous_hosts`` retry
+        predicate, Ribbon's "next server"); off by default, as in both.
     clock:
         Time for the rate limiter, timeouts and metrics (FakeClock in tests).
     """
@@ -146,7 +150,9 @@ class Gateway:
         seed: int = 0,
         name: str = "gateway",
         max_records: int = 200_000,
+        retry_other_instance: bool = False,
     ) -> None:
+        self.retry_other_instance = bool(retry_other_instance)
         self.routes = as_routes(routes)
         self.aggregations = list(aggregations)
         for agg in self.aggregations:
@@ -263,8 +269,12 @@ class Gateway:
         return client
 
     # ------------------------------------------------------------------ forwarding
-    async def _instance(self, service: str) -> tuple[str, str | None]:
-        """The base URL to call for ``service``, and the discovered instance's name."""
+    async def _instance(self, service: str, tried: tuple[str, ...] = ()) -> tuple[str, str | None]:
+        """The base URL to call for ``service``, and the discovered instance's name.
+
+        ``tried`` are instances this request already called: with
+        ``retry_other_instance`` they are skipped while another one is UP.
+        """
         if self.discovery is None:
             return f"http://{service}.svc", None
         d = self.discovery
@@ -280,7 +290,10 @@ class Gateway:
         balancer = self._balancers.get(service)
         if balancer is None:
             balancer = self._balancers[service] = make_balancer(self._balancer_spec)
-        name = balancer.choose(list(by_name), self._rng)
+        candidates = list(by_name)
+        if self.retry_other_instance and tried:
+            candidates = [n for n in candidates if n not in tried] or candidates
+        name = balancer.choose(candidates, self._rng)
         return by_name[name].url.rstrip("/"), name
 
     async def _call(self, request: Request, policy: _Policy, method: str, path: str,
@@ -288,9 +301,12 @@ class Gateway:
         """Call the upstream under the policy: retry(breaker(timeout(attempt)))."""
         client = http(request, timeout=policy.timeout if policy.timeout is not None else self.timeout)
         content = body or None
+        tried: list[str] = []
 
         async def attempt() -> httpx.Response:
-            base, name = await self._instance(policy.service)
+            base, name = await self._instance(policy.service, tuple(tried))
+            if name is not None:
+                tried.append(name)
             if name is None:
                 return await client.request(method, base + path, headers=headers, content=content)
             balancer = self._balancers[policy.service]

@@ -251,3 +251,41 @@ def test_bad_arguments_say_what_to_do():
         payment_app(decline_rate=2)
     with pytest.raises(ConfigurationError, match="at least 1"):
         order_saga_app(attempts=0)
+
+
+def test_with_an_events_topic_every_final_state_reaches_the_read_model_exactly_once():
+    from labsvc import Network
+    from labsvc.data import inventory_app, order_history_app, order_saga_app, payment_app
+    from labsvc.messaging import Broker, broker_app
+
+    async def main():
+        net = Network(seed=2, name="test-saga-events")
+        net.add("orders", lambda: order_saga_app(events_topic="orders"))
+        net.add("inventory", lambda: inventory_app({1: 5}))
+        net.add("payment", payment_app)
+        broker = Broker()
+        broker.declare("orders", "order-history")
+        net.add("broker", broker_app(broker))
+        net.add("history", order_history_app)
+        async with net:
+            c = net.client("web")
+            placed = [await c.post("http://orders.svc/orders", json={"customer_id": 7, "product_id": 1,
+                                                                    "quantity": q}) for q in (2, 9, 3)]
+            before = (await c.get("http://orders.svc/outbox")).json()
+            net.fault("broker", down=True)
+            failed_relay = await c.post("http://orders.svc/outbox/relay")
+            net.clear_faults("broker")
+            relayed = (await c.post("http://orders.svc/outbox/relay")).json()
+            again = (await c.post("http://orders.svc/outbox/relay")).json()
+            polled = (await c.post("http://history.svc/projection/poll", json={})).json()
+            views = (await c.get("http://history.svc/order-views", params={"customer_id": 7})).json()
+        return placed, before, failed_relay, relayed, again, polled, views
+
+    placed, before, failed_relay, relayed, again, polled, views = asyncio.run(main())
+    assert [r.json()["status"] for r in placed] == ["APPROVED", "CANCELLED", "APPROVED"]  # 9 > 5 in stock
+    assert before == {"pending": 3, "published": 0}
+    assert failed_relay.status_code == 503 and failed_relay.headers["content-type"] == PROBLEM_JSON
+    assert relayed == {"published": 3, "pending": 0} and again == {"published": 0, "pending": 0}
+    assert polled["applied"] == 3
+    assert [(v["order_id"], v["status"]) for v in views] == [(1, "APPROVED"), (2, "CANCELLED"), (3, "APPROVED")]
+    assert views[0]["total"] == 24.0  # 2 x 12.0

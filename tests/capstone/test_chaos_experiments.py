@@ -1,0 +1,83 @@
+"""The capstone's experiments: switching resilience off breaks the steady state, switching it on keeps it."""
+
+import asyncio
+
+import pytest
+import yaml
+
+from labsvc.capstone import RESILIENCE_OFF, RESILIENCE_ON, run_chaos, slo_report
+from labsvc.capstone import experiments
+from labsvc.chaos import ExperimentError, load_experiment
+
+pytestmark = pytest.mark.slow  # ten short experiments under open-loop traffic (about 3 s each)
+
+
+def test_the_five_experiments_are_there_and_complete(tmp_path):
+    assert experiments.NAMES == ("bad_deploy", "instance_crash", "partition", "payment_down", "slow_dependency")
+    for name in experiments.NAMES:
+        x = experiments.load(name)
+        assert len(x.hypothesis) == 4 and x.method and x.rollbacks
+        written = experiments.write(name, tmp_path / f"{name}.yaml")
+        assert load_experiment(written, injected=["system"]).method == x.method
+
+
+def test_an_edited_file_with_a_mistake_is_refused_naming_the_field(tmp_path):
+    path = experiments.write("payment_down", tmp_path / "mine.yaml")
+    spec = yaml.safe_load(path.read_text())
+    spec["method"][0]["provider"]["arguments"]["dwn"] = spec["method"][0]["provider"]["arguments"].pop("down")
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(path)
+    assert info.value.field == "method[0].provider.arguments.dwn"
+    assert "fault() has no parameter 'dwn'" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    async def main():
+        out = {}
+        for name in experiments.NAMES:
+            for label, settings in (("on", RESILIENCE_ON), ("off", RESILIENCE_OFF)):
+                out[name, label] = await run_chaos(name, settings, seed=1, name=f"cap-test-{name}-{label}")
+        return out
+
+    return asyncio.run(main())
+
+
+def explain(report):
+    during = report.probes[report.probes["phase"] == "during"]
+    return f"{report.verdict}: " + ", ".join(f"{p}={v:.3g} ({'ok' if m else 'out'})"
+                                             for p, v, m in zip(during["probe"], during["value"], during["met"]))
+
+
+@pytest.mark.parametrize("name", experiments.NAMES)
+def test_with_resilience_on_the_hypothesis_holds(reports, name):
+    report = reports[name, "on"]
+    assert report.held, explain(report)
+    assert (report.activities["status"] == "succeeded").all()
+    assert list(report.phases["phase"]) == ["before", "during", "rollback", "recovery"]
+
+
+@pytest.mark.parametrize("name, probe", [
+    ("instance_crash", "browse availability"), ("partition", "browse availability"),
+    ("bad_deploy", "browse availability"), ("payment_down", "checkout availability"),
+    ("slow_dependency", "browse p95 (ms)"),
+])
+def test_with_resilience_off_the_same_experiment_deviates_on_the_journey_it_hits(reports, name, probe):
+    report = reports[name, "off"]
+    assert report.status == "completed" and report.deviated, explain(report)
+    during = report.probes[(report.probes["phase"] == "during")].set_index("probe")
+    assert not during.loc[probe, "met"]
+    recovered = report.probes[report.probes["phase"] == "recovery"]
+    assert recovered["met"].all(), "after the rollbacks the system is steady again"
+
+
+def test_the_slo_report_charges_the_outage_to_the_journey_that_suffered_it(reports):
+    table = slo_report({f"{n}/{s}": reports[n, s] for n, s in reports}).set_index(["run", "slo"])
+    spent = table["budget_spent"]
+    assert spent["payment_down/off", "checkout availability 99.0%"] > 1.0  # the SLO is missed
+    assert spent["payment_down/on", "checkout availability 99.0%"] < spent["payment_down/off",
+                                                                            "checkout availability 99.0%"]
+    assert spent["instance_crash/off", "browse availability 99.0%"] > 1.0
+    assert table.loc[("slow_dependency/off", "browse latency < 250 ms 95.0%"), "met"] == False  # noqa: E712
+    assert (table.xs("history availability 99.0%", level="slo")["met"]).all()
