@@ -140,7 +140,9 @@ class OrderSystem:
         def breaker(service: str):
             # A route's breaker sees every attempt. It opens when most of them fail (the service is
             # down), not when one instance of two fails and the retry routes around it.
-            return upstream_breaker(f"gateway->{service}", failure_rate_threshold=80) if r.breaker else None
+            # Its open state lasts 0.5 s: the experiments here last seconds, not minutes.
+            return (upstream_breaker(f"gateway->{service}", failure_rate_threshold=80, wait_duration_in_open_state=0.5)
+                    if r.breaker else None)
 
         def guarded(prefix: str, service: str) -> Route:
             return Route(prefix, service, timeout=r.timeout, breaker=breaker(service),
@@ -194,8 +196,10 @@ class OrderSystem:
     async def deploy(self, version: str, *, strategy: str = "rolling", service: str = "catalog") -> list[str]:
         """Deploy ``version`` of the catalog: ``rolling`` (every instance, one by one) or ``canary`` (one).
 
-        Returns the instances that now run ``version``. The old instances keep
-        serving while each new one starts (a rolling restart).
+        Only instances that do not run ``version`` yet are replaced (as a
+        Kubernetes rollout replaces only the pods not at the desired
+        revision), so rolling back a canary touches the canary alone. Returns
+        the instances replaced; the others keep serving meanwhile.
         """
         if service != "catalog":
             raise ConfigurationError(f"only the catalog has releases to deploy here, not {service!r}")
@@ -204,8 +208,9 @@ class OrderSystem:
         if strategy not in ("rolling", "canary"):
             raise ConfigurationError(f"strategy={strategy!r}; use 'rolling' or 'canary' (one instance)")
         self.release["catalog"] = version
-        instances = [i.name for i in self.net.service("catalog").instances]
-        chosen = instances[-1:] if strategy == "canary" else instances
+        running = self.running_release()
+        stale = [name for name, release in running.items() if release != version]
+        chosen = stale[-1:] if strategy == "canary" else stale
         for name in chosen:
             await self.net.restart(name)
         return chosen
@@ -257,4 +262,6 @@ async def run_chaos(experiment: Any, resilience: Resilience = RESILIENCE_ON, *, 
         experiment = experiments.load(experiment)
     system = OrderSystem(resilience, seed=seed, name=name, **system_options)
     async with system:
-        return await run_experiment(experiment, system.net, system.traffic(rate), extras={"system": system})
+        report = await run_experiment(experiment, system.net, system.traffic(rate), extras={"system": system})
+    report.resilience = resilience  # which settings this evidence was measured with
+    return report

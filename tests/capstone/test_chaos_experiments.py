@@ -56,6 +56,7 @@ def test_with_resilience_on_the_hypothesis_holds(reports, name):
     assert report.held, explain(report)
     assert (report.activities["status"] == "succeeded").all()
     assert list(report.phases["phase"]) == ["before", "during", "rollback", "recovery"]
+    assert report.probes[report.probes["phase"] == "recovery"]["met"].all(), "the rollbacks restored the system"
 
 
 @pytest.mark.parametrize("name, probe", [

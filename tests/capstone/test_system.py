@@ -47,14 +47,16 @@ def test_a_canary_deploys_one_instance_and_a_rolling_deploy_all_of_them():
             during = system.running_release()
             bad = await system.net.client("web").get("http://catalog-2.svc/products/1")
             health = await system.net.client("web").get("http://catalog-2.svc/health")
+            again = await system.deploy("2.0", strategy="canary")  # the next step: an instance not on 2.0 yet
             await system.deploy("1.1")
-            return before, canary, during, bad, health, system.running_release()
+            return before, canary, during, bad, health, again, system.running_release()
 
-    before, canary, during, bad, health, after = run(main())
+    before, canary, during, bad, health, again, after = run(main())
     assert before == {"catalog-1": "1.0", "catalog-2": "1.0"}
     assert canary == ["catalog-2"] and during == {"catalog-1": "1.0", "catalog-2": "2.0"}
     assert bad.status_code == 500 and bad.headers["content-type"] == PROBLEM_JSON and "2.0" in bad.json()["detail"]
     assert health.status_code == 200  # a bad release that still says it is healthy
+    assert again == ["catalog-1"]
     assert after == {"catalog-1": "1.1", "catalog-2": "1.1"}
 
 

@@ -1,0 +1,80 @@
+"""Notebook 14 runs the whole system through five chaos experiments, and its solutions pass their checks."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "14_capstone.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_one_checkout_crosses_the_saga_and_reaches_history_and_delivery(tb):
+    assert tb.value("order.json()['status']") == "APPROVED"
+    assert tb.value("history.json()[0]['status']") == "APPROVED"
+    assert tb.value("delivery.json()['status']") == "preparing"
+    edges = set(map(tuple, tb.value("tour[['caller', 'callee']].drop_duplicates().values.tolist()")))
+    assert {("gateway", "orders"), ("orders", "inventory"), ("orders", "payment"), ("orders", "broker")} <= edges
+
+
+def test_with_resilience_on_every_experiment_holds(tb):
+    verdicts = tb.value("{name: report.verdict for name, report in on.items()}")
+    assert {verdicts[name] for name in ("bad_deploy", "instance_crash", "partition", "payment_down",
+                                        "slow_dependency")} == {"held"}
+
+
+def test_with_resilience_off_the_same_experiments_deviate_and_spend_the_budget(tb):
+    assert tb.value("{name: report.verdict for name, report in off.items()}") == {
+        "instance_crash": "deviated", "payment_down": "deviated"}
+    spent = {(r["run"], r["slo"]): r["budget_spent"] for r in tb.value("budget.to_dict('records')")}
+    assert spent[("instance_crash · off", "browse availability 99.0%")] > 1
+    assert spent[("payment_down · off", "checkout availability 99.0%")] > 1
+    assert spent[("payment_down · on", "checkout availability 99.0%")] == 0
+
+
+def test_a_rolling_bad_deploy_leaves_nothing_to_retry_on(tb):
+    assert tb.value("on['bad_deploy · rolling'].verdict") == "deviated"
+    assert tb.value("on['bad_deploy · rolling'].summary()['availability_during']") < 0.8
+
+
+def test_solutions_pass_their_checks_and_wrong_answers_are_refused(tb):
+    tb.inject("""
+        settings = RESILIENCE_ON.but(saga_attempts=3, saga_backoff="200ms")
+        report = await run_chaos("payment_down", settings, seed=14, name="nb14-ex1")
+        ok1 = check("14.payment-settings", settings, report=report)
+        few = RESILIENCE_ON.but(saga_attempts=2, saga_backoff="100ms")
+        report_few = await run_chaos("payment_down", few, seed=14, name="nb14-ex1-wrong")
+        wrong1 = check("14.payment-settings", few, report=report_few)
+        mismatch = check("14.payment-settings", few, report=report)
+        stricter = experiments.load("slow_dependency").with_tolerance("browse p95 (ms)", [0, 100])
+        report2 = await run_chaos(stricter, RESILIENCE_ON, seed=14, name="nb14-ex2")
+        ok2 = check("14.tightened", "browse p95 (ms)", report=report2)
+        wrong2 = check("14.tightened", "browse availability", report=report2)
+        stock = check("14.tightened", "browse p95 (ms)", report=on["slow_dependency"])
+        too_strict = experiments.load("slow_dependency").with_tolerance("browse p95 (ms)", [0, 0.001])
+        report3 = await run_chaos(too_strict, RESILIENCE_ON, seed=14, name="nb14-ex2-strict")
+        nothing_tested = check("14.tightened", "browse p95 (ms)", report=report3)
+    """)
+    assert tb.value("bool(ok1)") is True, tb.value("ok1.message")
+    assert tb.value("bool(wrong1)") is False and "0.10 s of pauses" in tb.value("wrong1.message")
+    assert tb.value("bool(mismatch)") is False and "other settings" in tb.value("mismatch.message")
+    assert tb.value("bool(ok2)") is True, tb.value("ok2.message")
+    assert tb.value("bool(wrong2)") is False and "browse p95 (ms)" in tb.value("wrong2.message")
+    assert tb.value("bool(stock)") is False and "stock experiment" in tb.value("stock.message")
+    assert tb.value("bool(nothing_tested)") is False and "not steady even before" in tb.value("nothing_tested.message")
+
+
+def test_nothing_is_left_running(tb):
+    assert tb.value("[n.name for n in running_networks() if n.name.startswith('nb14')]") == []
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert "replace the ..." in tb.value("repr(check('14.payment-settings', ...))")
