@@ -58,7 +58,7 @@ class ObservedRun:
     spans: pd.DataFrame
     logs: pd.DataFrame
     samples: pd.DataFrame
-    incident: tuple[float, float]
+    incident: tuple[float, float]  # network time when payment broke and when it was healed
     t0: float  # network time when the load started
 
     def checkouts(self) -> pd.DataFrame:
@@ -78,12 +78,15 @@ async def incident_run(net: Network, *, rate: float = 120, duration: float | str
     """
     start, end = (parse_duration(x, name="incident") for x in incident)
     t0 = net.now()
+    when: list[float] = []  # when the fault really began and ended (a busy loop wakes up late)
 
     async def break_payment() -> None:
         await asyncio.sleep(start)
         net.fault("payment", error_rate=error_rate, latency=incident_latency)
+        when.append(net.now())
         await asyncio.sleep(end - start)
         net.clear_faults("payment")
+        when.append(net.now())
 
     async def checkout(client, i):
         return await client.post(CHECKOUT[1], json={"product_id": 1 + i % 10, "quantity": 1})
@@ -93,4 +96,4 @@ async def incident_run(net: Network, *, rate: float = 120, duration: float | str
             open_loop(net, checkout, rate=rate, duration=duration, caller="users", timeout=2.0, progress=False),
             break_payment(),
         )
-    return ObservedRun(run.df, net.calls, net.spans, net.logs, prometheus.samples, (t0 + start, t0 + end), t0)
+    return ObservedRun(run.df, net.calls, net.spans, net.logs, prometheus.samples, (when[0], when[1]), t0)
