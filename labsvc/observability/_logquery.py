@@ -68,7 +68,7 @@ def query_logs(logs: pd.DataFrame, *, trace_id: str | None = None, level: str | 
 def trace_of(line: Any, spans: pd.DataFrame) -> pd.DataFrame:
     """Every span of the trace a log line (a row of ``net.logs``, or a trace id) belongs to, in start order."""
     trace_id = line if isinstance(line, str) else line["trace_id"]
-    if not trace_id:
+    if not isinstance(trace_id, str) or not trace_id:  # None, or NaN in a DataFrame
         raise ConfigurationError("this log line has no trace id: it was logged outside a request "
                                  "(background work in a lifespan); pick a line logged while serving a request")
     found = spans[spans["trace_id"] == trace_id]
