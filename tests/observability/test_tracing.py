@@ -62,11 +62,14 @@ def test_one_checkout_is_one_tree_across_six_services(mode):
     # Every hop in the call log belongs to the trace, and each hop is one client and one server span.
     assert set(calls["trace_id"]) == {trace_id}
     assert (t["kind"] == "client").sum() == (t["kind"] == "server").sum() == len(calls) == 6
-    # Each server span lies inside its parent client span (same clock in both modes: the wall clock).
+    # Each server span starts after its client span (one wall clock in both modes). In-process it also ends
+    # inside it; a child process ends its span after the last byte is sent, so it may outlast the client's.
     by_id = t.set_index("span_id")
     for r in t[t["kind"] == "server"].itertuples():
         parent = by_id.loc[r.parent_span_id]
-        assert parent["start"] <= r.start + 1e-3 and r.end <= parent["end"] + 1e-3
+        assert parent["start"] <= r.start + 1e-3
+        if mode == "inprocess":
+            assert r.end <= parent["end"] + 1e-6
     # Instances are named on their resources.
     assert set(t.loc[t["service"] == "orders", "instance"]) == {"orders-1"}
 
