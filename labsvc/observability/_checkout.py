@@ -69,7 +69,7 @@ class ObservedRun:
 
 async def incident_run(net: Network, *, rate: float = 120, duration: float | str = "4s",
                        incident: tuple[Any, Any] = ("1.5s", "2.5s"), error_rate: float = 0.4,
-                       incident_latency: Any = "30ms", scrape_interval: float | str = "100ms",
+                       incident_latency: Any = "80ms", scrape_interval: float | str = "100ms",
                        seed: int = 11) -> ObservedRun:
     """Checkouts at ``rate`` per second for ``duration``; ``payment`` fails and slows down during ``incident``.
 
