@@ -60,11 +60,12 @@ class ObservedRun:
     samples: pd.DataFrame
     incident: tuple[float, float]  # network time when payment broke and when it was healed
     t0: float  # network time when the load started
+    scrape_failures: pd.DataFrame  # scrapes that got no answer (they cross the same broken network)
 
     def checkouts(self) -> pd.DataFrame:
         """The hops users made into web: one row per checkout, on the network's time axis."""
         c = self.calls
-        return c[(c["caller"] == "users") & (c["callee"] == "web")].reset_index(drop=True)
+        return c[(c["caller"] == "users") & (c["callee"] == "web") & (c["start"] >= self.t0)].reset_index(drop=True)
 
 
 async def incident_run(net: Network, *, rate: float = 120, duration: float | str = "4s",
@@ -96,4 +97,5 @@ async def incident_run(net: Network, *, rate: float = 120, duration: float | str
             open_loop(net, checkout, rate=rate, duration=duration, caller="users", timeout=2.0, progress=False),
             break_payment(),
         )
-    return ObservedRun(run.df, net.calls, net.spans, net.logs, prometheus.samples, (when[0], when[1]), t0)
+    failures = pd.DataFrame(prometheus.failures, columns=["time", "instance", "error"])
+    return ObservedRun(run.df, net.calls, net.spans, net.logs, prometheus.samples, (when[0], when[1]), t0, failures)

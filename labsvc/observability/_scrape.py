@@ -182,8 +182,9 @@ def red(samples: pd.DataFrame, *, window: float | str = 0.5, q: float = 0.95) ->
             if t - w < times[0] - 1e-9:
                 continue  # not a whole window of data yet
             start = t - w
-            total = _sum(_increase_at(tt, vv, start, t) for _, tt, vv in req)
+            total = _sum(_increase_at(tt, vv, start, t) for _, tt, vv in req)  # NaN: no series had 2 samples
             errors = _sum(_increase_at(tt, vv, start, t) for _, tt, vv in err)
+            errors = 0.0 if math.isnan(errors) else errors
             by_le: dict[str, float] = {}
             for key, tt, vv in buckets:
                 inc = _increase_at(tt, vv, start, t)
@@ -196,7 +197,9 @@ def red(samples: pd.DataFrame, *, window: float | str = 0.5, q: float = 0.95) ->
 
 
 def _sum(values: Iterable[float]) -> float:
-    return float(sum(v for v in values if not math.isnan(v)))
+    """The sum of the values that are numbers; NaN when none is (PromQL's sum of an empty vector is empty)."""
+    found = [v for v in values if not math.isnan(v)]
+    return float(sum(found)) if found else math.nan
 
 
 def since_start_quantile(samples: pd.DataFrame, q: float, *, service: str, route: str,

@@ -38,6 +38,7 @@ def plot_waterfall(spans: pd.DataFrame, trace_id: str, *, title: str | None = No
     ax.set_xlabel("ms since the trace started")
     end = (rows["end"].max() - t0) * 1000
     ax.set_xlim(-end * 0.9, end * 1.05)  # room on the left for the labels
+    ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= end * 1.05])  # the left part holds labels, not time
     ax.axvline(0, color="#999", linewidth=0.5)
     ax.set_title(title or f"trace {trace_id[:8]}…: {len(rows)} spans, {len(services)} services")
     return fig
