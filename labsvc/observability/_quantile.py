@@ -47,7 +47,7 @@ def histogram_quantile(q: float, buckets: dict | Iterable[tuple[float | str, flo
     ``buckets`` maps each upper bound ``le`` (a float or a string such as
     ``"0.05"`` or ``"+Inf"``) to the cumulative count (or rate) at or below it.
 
-    >>> histogram_quantile(0.5, {"0.1": 2, "0.2": 6, "+Inf": 8})   # rank 4: halfway into (0.1, 0.2]
+    >>> round(histogram_quantile(0.5, {"0.1": 2, "0.2": 6, "+Inf": 8}), 6)   # rank 4: halfway into (0.1, 0.2]
     0.15
     >>> histogram_quantile(0.99, {"0.1": 2, "0.2": 6, "+Inf": 8})  # in +Inf: the highest finite bound
     0.2

@@ -28,6 +28,7 @@ Collector shows the same traces (:func:`otlp_requested`).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -192,6 +193,8 @@ class Tracing:
         self._processor = SimpleSpanProcessor(self.exporter)
         self.otlp = otlp_requested() if otlp is None else bool(otlp)
         self._otlp = _otlp_processor() if self.otlp else None
+        if self._otlp is not None:  # send what is still batched when the kernel or the child process exits
+            atexit.register(self._otlp.shutdown)
         self._providers: dict[tuple[str, str], TracerProvider] = {}
         self._tracers: dict[tuple[str, str], trace.Tracer] = {}
         self._hops: dict[tuple[str, str], Callable] = {}
