@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
+from ..serve import ENV_OBSERVE  # "tracing", "metrics" or "tracing,metrics"; the child's serve reads it
 from ._metrics import RedMetrics
 from ._tracing import FileSpanExporter, Tracing, read_span_file, span_frame
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Observer", "child_observability", "ENV_OBSERVE", "ENV_SPANS"]
 
-ENV_OBSERVE = "LABSVC_OBSERVE"  # "tracing", "metrics" or "tracing,metrics"
 ENV_SPANS = "LABSVC_SPANS"  # the file a child writes its finished spans to
 
 
