@@ -116,3 +116,24 @@ def test_red_sees_the_incident_in_errors_and_duration():
     assert len(errors) and set(errors["message"]) == {"dependency failed"}
     assert set(errors["service"]) == {"orders", "web"}   # orders saw payment fail; web saw orders fail
     assert set(errors["trace_id"]) == failed
+
+
+@pytest.mark.parametrize("mode", ["inprocess", pytest.param("process", marks=pytest.mark.slow)])
+def test_every_instance_serves_its_own_metrics_in_both_modes(mode):
+    async def scenario():
+        net = Network(seed=3, mode=mode, name=f"test-red-{mode}")
+        net.add("inventory", netapps.inventory, instances=2)
+        net.observe()
+        async with net:
+            c = net.client("web")
+            for sku in ("a", "b", "c"):
+                await c.get(f"http://inventory.svc/stock/{sku}")   # round robin: 2 for inventory-1, 1 for -2
+            prometheus = Scraper(net)
+            await prometheus.scrape()
+        return prometheus.samples
+
+    samples = asyncio.run(scenario())
+    stock = samples[(samples["metric"] == "http_server_requests_total") & (samples["route"] == "/stock/{sku}")]
+    assert stock.groupby("instance")["value"].sum().to_dict() == {"inventory-1": 2.0, "inventory-2": 1.0}
+    # Process mode also counts the readiness probe each child answered at start: probes are requests too.
+    assert set(samples["route"].dropna()) == ({"/stock/{sku}", "/health"} if mode == "process" else {"/stock/{sku}"})
