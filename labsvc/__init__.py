@@ -27,7 +27,8 @@ pattern is the lesson: :mod:`labsvc.balancing`, :mod:`labsvc.discovery`
 service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
 metrics, decompositions deployed as topologies). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
-notebooks 07-10; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
+notebooks 07-10; :mod:`labsvc.observability` (``net.observe()``) adds
+OpenTelemetry traces, RED metrics, log queries and SLO alerts (notebook 11); :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
 exercises; :mod:`labsvc.studio` has widgets for live demos.
 
 The rules the code keeps:
