@@ -72,6 +72,10 @@ def test_one_checkout_is_one_tree_across_six_services(mode):
             assert r.end <= parent["end"] + 1e-6
     # Instances are named on their resources.
     assert set(t.loc[t["service"] == "orders", "instance"]) == {"orders-1"}
+    # The waterfall draws the same tree: a bar per span, each child under its parent.
+    rows = waterfall_order(spans, trace_id)
+    assert len(plot_waterfall(spans, trace_id).axes[0].patches) == len(rows) == 12
+    assert list(rows["depth"]) == [0, 1, 2, 3, 4, 5, 4, 5, 4, 5, 4, 5]
 
 
 def test_spans_use_the_http_semantic_conventions_and_the_wire_ids():
