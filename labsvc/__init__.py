@@ -29,11 +29,13 @@ metrics, decompositions deployed as topologies), and :mod:`labsvc.chaos`
 (chaos experiments in Chaos Toolkit's format, run under open-loop traffic,
 with verdicts computed from what users saw). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
-notebooks 07-10; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
-exercises, in the notebook's language; :mod:`labsvc.translations` keeps the
-Korean edition (``notebooks/ko/``) in step with the English notebooks and
-:mod:`labsvc.fonts` draws Hangul in plots; :mod:`labsvc.studio` has widgets
-for live demos.
+notebooks 07-10; :mod:`labsvc.observability` (``net.observe()``) adds
+OpenTelemetry traces, RED metrics, log queries and SLO alerts (notebook 11);
+:mod:`labsvc.capstone` is the order-management system of notebook 14;
+:mod:`labsvc.course` and :mod:`labsvc.exercises` check the exercises, in the
+notebook's language; :mod:`labsvc.translations` keeps the Korean edition
+(``notebooks/ko/``) in step with the English notebooks and :mod:`labsvc.fonts`
+draws Hangul in plots; :mod:`labsvc.studio` has widgets for live demos.
 
 The rules the code keeps:
 

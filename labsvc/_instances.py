@@ -136,5 +136,7 @@ class InstanceContext:
         return self.instance.service.name
 
     def client(self, trace_id: str | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> Client:
-        return Client(self.network.hop, self.service, caller_instance=self.name, trace_id=trace_id,
-                      timeout=timeout, rng=self.network._trace_rng)
+        net = self.network
+        hop = net.hop if net._observer is None else net._observer.client_hop(net.hop, self.service, self.name)
+        return Client(hop, self.service, caller_instance=self.name, trace_id=trace_id,
+                      timeout=timeout, rng=net._trace_rng)

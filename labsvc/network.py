@@ -114,6 +114,7 @@ class Network:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Any = None  # process mode: labsvc.process.ProcessRunner
         self._tasks: set[asyncio.Task] = set()  # scheduled restarts, cancelled on stop
+        self._observer: Any = None  # labsvc.observability.Observer once net.observe() switched it on
 
     # ------------------------------------------------------------------ building
     def add(self, name: str, app: Any, instances: int = 1, *, balancer: Balancer | None = None) -> Service:
@@ -481,7 +482,8 @@ class Network:
     def client(self, caller: str = "client", **kw: Any) -> Client:
         """A client that calls services on this network as ``caller``."""
         kw.setdefault("timeout", self.timeout)
-        return Client(self.hop, caller, rng=self._trace_rng, **kw)
+        hop = self.hop if self._observer is None else self._observer.client_hop(self.hop, caller)
+        return Client(hop, caller, rng=self._trace_rng, **kw)
 
     def transport(self, caller: str = "client") -> NetworkTransport:
         """An httpx transport over this network, for ``httpx.AsyncClient(transport=...)``."""
@@ -639,8 +641,9 @@ class Network:
             "extensions": {"labsvc": InstanceContext(self, instance)},
         }
         token = logs.bind(instance.service.name, instance.name, out.trace_id, self._log_rows.append)
+        app = instance.app if self._observer is None else self._observer.server_app(instance)
         try:
-            result = await call_asgi(instance.app, scope, out.body)
+            result = await call_asgi(app, scope, out.body)
         finally:
             logs.unbind(token)
         if result.exception is not None:
@@ -679,6 +682,30 @@ class Network:
         self._log_rows.clear()
         if self._runner is not None:
             self._runner.skip_running_logs()
+
+    def observe(self, *, tracing: bool = True, metrics: bool = True, otlp: bool | None = None) -> Any:
+        """Switch on OpenTelemetry tracing and RED metrics for this network (off by default).
+
+        Returns the :class:`labsvc.observability.Observer`; spans then appear
+        in :attr:`spans` and every instance serves ``GET /metrics``. In process
+        mode, call it before the network starts (children learn it at start).
+        ``otlp`` forces the OTLP exporter on or off; by default the standard
+        ``OTEL_*`` variables decide.
+        """
+        if self._started and self.mode == "process":
+            raise NetworkStateError("in process mode, call net.observe(...) before the network starts: "
+                                    "each child process learns at start-up whether to trace and measure")
+        from .observability import Observer
+
+        self._observer = Observer(self, tracing=tracing, metrics=metrics, otlp=otlp) if tracing or metrics else None
+        return self._observer
+
+    @property
+    def spans(self) -> pd.DataFrame:
+        """Every finished OpenTelemetry span (empty unless :meth:`observe` switched tracing on)."""
+        from .observability import span_frame
+
+        return span_frame([]) if self._observer is None else self._observer.spans
 
     def status(self) -> pd.DataFrame:
         """One row per instance: its URL, state, injected fault and (process mode) port."""

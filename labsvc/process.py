@@ -235,6 +235,8 @@ class ProcessRunner:
             "PYTHONPATH": os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p),
             "PYTHONUNBUFFERED": "1",
         })
+        if self.network._observer is not None:  # the child traces and measures itself (labsvc.observability)
+            env.update(self.network._observer.child_env(instance))
         cmd = [sys.executable, "-m", "labsvc", "serve", target, "--fd", str(sock.fileno()), "--instance", instance.name]
         try:
             popen = subprocess.Popen(cmd, pass_fds=(sock.fileno(),), env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -21,6 +21,8 @@ from . import logs
 from .client import parse_traceparent
 from .process import ENV_INSTANCE, ENV_PROXY, ENV_SERVICE, ProxyContext, ProxyHop
 
+ENV_OBSERVE = "LABSVC_OBSERVE"  # set by labsvc.observability for a child that traces or measures
+
 __all__ = ["serve", "LabsvcASGIWrapper", "load_app", "main"]
 
 
@@ -77,11 +79,17 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     instance = instance or os.environ.get(ENV_INSTANCE) or target.rsplit(":", 1)[-1]
     proxy = os.environ.get(ENV_PROXY)
     service = os.environ.get(ENV_SERVICE) or instance.rsplit("-", 1)[0]
-    context = ProxyContext(instance, service, ProxyHop(proxy)) if proxy else None
+    hop: Any = ProxyHop(proxy) if proxy else None
     inner = load_app(target)
+    observed = inner
+    if os.environ.get(ENV_OBSERVE):  # net.observe(): spans and RED metrics (labsvc.observability)
+        from .observability import child_observability
+
+        observed, hop = child_observability(inner, hop, service, instance)
+    context = ProxyContext(instance, service, hop) if proxy else None
     if context is not None and hasattr(inner, "state"):
         inner.state.labsvc = context  # for labsvc.service.app_client(app)
-    app = LabsvcASGIWrapper(inner, context)
+    app = LabsvcASGIWrapper(observed, context)
     # Every task of this process inherits the binding: its log lines are this instance's.
     logs.bind(service, instance, None, logs.stream_sink())
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")

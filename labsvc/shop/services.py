@@ -27,6 +27,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from ..client import Client
+from ..logs import get_logger
 from ..problems import Problem
 from ..service import Request, create_service, http
 from .modules import (
@@ -60,8 +61,11 @@ async def _call(client: Client, method: str, url: str, json: Any = None) -> Any:
     try:
         r = await client.request(method, url, json=json)
     except httpx.HTTPError as exc:
+        get_logger(client.caller).error("dependency unavailable", extra={"url": url, "error": type(exc).__name__})
         raise Problem(503, "Dependency unavailable", detail=f"{url}: {type(exc).__name__}",
                       type="urn:labsvc:problem:dependency-unavailable") from None
+    if r.status_code >= 500:
+        get_logger(client.caller).error("dependency failed", extra={"url": url, "status": r.status_code})
     if r.status_code >= 400:
         try:
             doc = r.json()

@@ -1,0 +1,135 @@
+"""Switching observability on for one network: ``net.observe(tracing=True, metrics=True)``.
+
+An :class:`Observer` is what the network consults at its two seams once
+observability is on (and only then: a network that was never observed pays
+one attribute test per hop):
+
+- the client of every caller gets a hop that opens a CLIENT span
+  (:meth:`Tracing.client_hop`);
+- every instance's app is wrapped, in this process or in its process-mode
+  child, in :class:`~labsvc.observability.ServerSpans` and
+  :class:`~labsvc.observability.RedMetrics`.
+
+Process-mode children learn what to do from two environment variables
+(:data:`ENV_OBSERVE`, :data:`ENV_SPANS`), trace with their own provider and
+write their finished spans to a file of their own that ``net.spans`` reads
+back (:func:`child_observability`, called by :mod:`labsvc.serve`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any, Callable
+
+import pandas as pd
+
+from ..serve import ENV_OBSERVE  # "tracing", "metrics" or "tracing,metrics"; the child's serve reads it
+from ._metrics import RedMetrics
+from ._tracing import FileSpanExporter, Tracing, read_span_file, span_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..network import Instance, Network
+
+__all__ = ["Observer", "child_observability", "ENV_OBSERVE", "ENV_SPANS"]
+
+ENV_SPANS = "LABSVC_SPANS"  # the file a child writes its finished spans to
+
+
+class Observer:
+    """Tracing and RED metrics for the instances of one network.
+
+    Use :meth:`labsvc.Network.observe` to make one. ``tracing.exporter`` is
+    the in-memory span exporter; :attr:`spans` also holds what process-mode
+    children exported; :meth:`metrics` is an in-process instance's
+    :class:`RedMetrics` (in process mode the numbers live in the child: read
+    them through its ``/metrics``).
+    """
+
+    def __init__(self, network: "Network", *, tracing: bool = True, metrics: bool = True,
+                 otlp: bool | None = None) -> None:
+        self.network = network
+        self.tracing = Tracing(otlp=otlp) if tracing else None
+        self.metrics_on = bool(metrics)
+        self._apps: dict[str, tuple[Any, Any, RedMetrics | None]] = {}
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._span_files: list[str] = []
+
+    # -- the network's seams -------------------------------------------------------
+    def client_hop(self, hop: Callable, service: str, instance: str | None = None) -> Callable:
+        """The hop a client of ``service`` (``instance``) should use."""
+        return hop if self.tracing is None else self.tracing.client_hop(hop, service, instance)
+
+    def server_app(self, instance: "Instance") -> Any:
+        """``instance``'s app wrapped for metrics and server spans (rebuilt when the app is replaced)."""
+        app = instance.app
+        found = self._apps.get(instance.name)
+        if found is not None and found[0] is app:
+            return found[1]
+        wrapped, red = app, None
+        if self.metrics_on:
+            wrapped = red = RedMetrics(wrapped)
+        if self.tracing is not None:
+            wrapped = self.tracing.server_app(wrapped, instance.service.name, instance.name)
+        self._apps[instance.name] = (app, wrapped, red)
+        return wrapped
+
+    def child_env(self, instance: "Instance") -> dict[str, str]:
+        """What a process-mode child needs to observe itself (environment variables)."""
+        what = [name for name, on in (("tracing", self.tracing is not None), ("metrics", self.metrics_on)) if on]
+        env = {ENV_OBSERVE: ",".join(what)}
+        if self.tracing is not None:
+            if self._dir is None:
+                self._dir = tempfile.TemporaryDirectory(prefix="labsvc-spans-")
+            path = os.path.join(self._dir.name, f"{instance.name}-{instance.starts + 1}.jsonl")
+            self._span_files.append(path)
+            env[ENV_SPANS] = path
+        return env
+
+    # -- what was observed -----------------------------------------------------------
+    @property
+    def spans(self) -> pd.DataFrame:
+        """Every finished span, from this process and from process-mode children, oldest first."""
+        if self.tracing is None:
+            return span_frame([])
+        epoch0 = self.network._epoch0
+        rows = self.tracing.rows(epoch0)
+        for path in self._span_files:
+            rows += read_span_file(path, epoch0)
+        return span_frame(rows)
+
+    def reset_spans(self) -> None:
+        """Forget the spans collected so far (children's files are emptied too)."""
+        if self.tracing is not None:
+            self.tracing.clear()
+        for path in self._span_files:
+            try:
+                with open(path, "w", encoding="utf-8"):
+                    pass
+            except OSError:
+                pass
+
+    def metrics(self, instance: str) -> RedMetrics:
+        """The RED metrics middleware of an in-process instance (``KeyError`` before its first request)."""
+        found = self._apps.get(instance)
+        if found is None or found[2] is None:
+            raise KeyError(f"{instance!r} has no in-process metrics yet: metrics are off, it has served no "
+                           f"request, or it runs in a process (scrape its /metrics instead)")
+        return found[2]
+
+    def __repr__(self) -> str:
+        return f"<Observer tracing={self.tracing is not None} metrics={self.metrics_on} network={self.network.name!r}>"
+
+
+def child_observability(app: Any, hop: Callable, service: str, instance: str,
+                        environ: dict | None = None) -> tuple[Any, Callable]:
+    """In a process-mode child: ``app`` and the outbound ``hop``, wrapped as :data:`ENV_OBSERVE` asks."""
+    env = os.environ if environ is None else environ
+    what = {w.strip() for w in env.get(ENV_OBSERVE, "").split(",") if w.strip()}
+    if "metrics" in what:
+        app = RedMetrics(app)
+    if "tracing" in what and env.get(ENV_SPANS):
+        tracing = Tracing(FileSpanExporter(env[ENV_SPANS]))
+        app = tracing.server_app(app, service, instance)
+        hop = tracing.client_hop(hop, service, instance)
+    return app, hop
