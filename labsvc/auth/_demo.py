@@ -40,7 +40,8 @@ def DEMO_CLIENTS() -> list[OAuthClient]:  # noqa: N802 - a constant's name, buil
     return [
         OAuthClient("orders", DEMO_SECRETS["orders"], scopes=("stock:read", "stock:write"), audiences=("inventory",)),
         OAuthClient("reporting", DEMO_SECRETS["reporting"], scopes=("stock:read",), audiences=("inventory",)),
-        OAuthClient("ops", DEMO_SECRETS["ops"], scopes=("stock:admin", "auth:admin"), audiences=("inventory",)),
+        OAuthClient("ops", DEMO_SECRETS["ops"], scopes=("stock:admin", "auth:admin", "config:write"),
+                    audiences=("inventory", "config")),
         OAuthClient("config-reader", DEMO_SECRETS["config-reader"], scopes=("config:decrypt",), audiences=("config",)),
     ]
 
