@@ -21,9 +21,9 @@ of :data:`labsvc.security.REASONS`, or ``insufficient_scope``).
 Keys come from the token service's JWKS (``/.well-known/jwks.json``),
 fetched over the network and cached by ``kid`` for ``jwks_max_age`` seconds
 (on the server's clock). A token naming a ``kid`` not in the cache makes one
-early re-fetch (at most one per ``min_refetch`` seconds, so a flood of forged
-kids cannot turn into a flood of fetches): that is how a freshly rotated key
-is found. A key retired at the token service disappears from the cache at
+early re-fetch (at most one such fetch per ``min_refetch`` seconds, so a
+flood of forged kids cannot turn into a flood of fetches): that is how a
+freshly rotated key is found. A key retired at the token service disappears from the cache at
 the next fetch, and its tokens are refused from then on.
 
 Each key's signature and claims are checked by a
@@ -76,6 +76,7 @@ class ResourceServer:
         self.jwks_max_age, self.min_refetch, self.leeway = float(jwks_max_age), float(min_refetch), leeway
         self._verifiers: dict[str, TokenVerifier] = {}
         self._fetched_at: float | None = None
+        self._forced_at: float | None = None
         self.fetches = 0
         self._denials: list[tuple] = []
         self.accepted = 0
@@ -120,8 +121,10 @@ class ResourceServer:
 
     async def _verifier(self, kid: str, request: Request | None) -> TokenVerifier | None:
         now = self.clock.now()
-        stale = self._fetched_at is None or now - self._fetched_at >= self.jwks_max_age
-        if stale or (kid not in self._verifiers and now - self._fetched_at >= self.min_refetch):
+        if self._fetched_at is None or now - self._fetched_at >= self.jwks_max_age:
+            await self.refresh_keys(request)
+        elif kid not in self._verifiers and (self._forced_at is None or now - self._forced_at >= self.min_refetch):
+            self._forced_at = now  # at most one early fetch per min_refetch seconds
             await self.refresh_keys(request)
         return self._verifiers.get(kid)
 
