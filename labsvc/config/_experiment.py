@@ -83,8 +83,9 @@ class RefreshRun:
         ok = self.responses[self.responses["ok"]]
         edges = np.linspace(0, max(self.responses["t"].max(), 1e-9), bins + 1)
         rows = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            part = ok[(ok["t"] >= a) & (ok["t"] < b)]
+        for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            last = k == bins - 1
+            part = ok[(ok["t"] >= a) & ((ok["t"] <= b) if last else (ok["t"] < b))]
             rows.append({"t_start": a, "t_end": b, "answered": len(part),
                          "share_new": float(part["new"].mean()) if len(part) else float("nan")})
         return pd.DataFrame(rows)
