@@ -83,6 +83,10 @@ class Network:
     balancer:
         Factory of the balancer each service gets unless ``add`` names one
         (default round robin).
+    mtls:
+        Process mode only: mutual TLS between the network and every process
+        (a private CA from :mod:`labsvc.tls`; a client without a certificate
+        is refused during the handshake).
     """
 
     def __init__(
@@ -93,9 +97,14 @@ class Network:
         name: str = "default",
         balancer: Callable[[], Balancer] = RoundRobin,
         timeout: float | None = DEFAULT_TIMEOUT,
+        mtls: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ConfigurationError(f"mode={mode!r} is not known; use one of {MODES}")
+        if mtls and mode != "process":
+            raise ConfigurationError("mtls=True secures the connections between real processes; use it with "
+                                     "mode='process' (in-process calls never leave this Python process)")
+        self.mtls = bool(mtls)
         self.seed = seed
         self.mode = mode
         self.name = name
