@@ -18,8 +18,9 @@ every route. One module per idea:
   401 ``invalid_token`` or 403 ``insufficient_scope`` problem documents;
 - ``_client``: :class:`TokenClient`, the caller's cached token;
 - ``_demo``: the auth / inventory / orders services of notebook 12;
-- ``_experiment``: :func:`probe_scopes` (who may call which route) and
-  :func:`denied_calls` (attacks and short scopes, counted by reason).
+- ``_experiment``: :func:`probe_scopes` (who may call which route) 
+  :func:`denied_calls` (attacks and short scopes, counted by reason) and
+  :func:`key_rotation` (an old key accepted until it is retired).
 
 **Token relay**: :class:`labsvc.gateway.Gateway` forwards the caller's
 ``Authorization`` header unchanged to the service behind a route, so the
@@ -30,7 +31,15 @@ service checks the caller's own token (as Spring Cloud Gateway's
 from __future__ import annotations
 
 from ._client import DEFAULT_TOKEN_URL, TokenClient, TokenRequestError
-from ._experiment import ATTACKS, PROBE_CLIENTS, denied_calls, least_privilege, plot_denials, probe_scopes
+from ._experiment import (
+    ATTACKS,
+    PROBE_CLIENTS,
+    denied_calls,
+    key_rotation,
+    least_privilege,
+    plot_denials,
+    probe_scopes,
+)
 from ._demo import DEMO_CLIENTS, DEMO_SECRETS, INVENTORY_SCOPES, demo_token_service, inventory_app, orders_app
 from ._keys import KEY_STATES, KeyRing, SigningKey
 from ._resource import DEFAULT_JWKS_URL, DENIAL_COLUMNS, ResourceServer
@@ -51,6 +60,6 @@ __all__ = [
     "OAuthClient", "token_service", "basic_auth", "TOKEN_ERRORS", "ADMIN_SCOPE",
     "ResourceServer", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS",
     "TokenClient", "TokenRequestError", "DEFAULT_TOKEN_URL",
-    "probe_scopes", "denied_calls", "plot_denials", "ATTACKS", "PROBE_CLIENTS", "least_privilege",
+    "probe_scopes", "denied_calls", "key_rotation", "plot_denials", "ATTACKS", "PROBE_CLIENTS", "least_privilege",
     "DEMO_SECRETS", "DEMO_CLIENTS", "INVENTORY_SCOPES", "demo_token_service", "inventory_app", "orders_app",
 ]

@@ -5,7 +5,8 @@
 - :func:`denied_calls` sends legitimate calls and a catalogue of attacks
   (:data:`ATTACKS`) to the inventory, on a :class:`~labsvc.clock.FakeClock` so an
   expired token takes no waiting, and returns one row per call;
-- :func:`plot_denials` draws the refusals by cause, 401 and 403 apart.
+- :func:`plot_denials` draws the refusals by cause, 401 and 403 apart;
+- :func:`key_rotation` replays an old and a new token through a key rotation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._demo import DEMO_SECRETS, INVENTORY_SCOPES, demo_token_service, inventory
 from ._keys import KeyRing
 from ._tokens import AccessTokenIssuer
 
-__all__ = ["probe_scopes", "denied_calls", "plot_denials", "ATTACKS", "PROBE_CLIENTS", "least_privilege"]
+__all__ = ["probe_scopes", "denied_calls", "key_rotation", "plot_denials", "ATTACKS", "PROBE_CLIENTS", "least_privilege"]
 
 #: The demo clients a probe calls as, and the scopes each asks for.
 PROBE_CLIENTS = {"reporting": "stock:read", "orders": "stock:read stock:write", "ops": "stock:admin"}
@@ -173,3 +174,44 @@ def plot_denials(calls: pd.DataFrame) -> plt.Figure:
     ax.legend(title="status", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+async def key_rotation(clock: Any, *, grace: float = 240.0, name: str = "nb12-rotation") -> pd.DataFrame:
+    """Rotate the token service's key on ``clock`` (a FakeClock) and replay an old and a new token at each step.
+
+    Steps: before the rotation; just after it (new key signs, old verifies);
+    ``grace`` s later, just before the old key is retired; then past the
+    retirement and past the inventory's JWKS cache age (300 s), when the old
+    key is gone. One row per (step, token): t (s since the first step), step,
+    token (old / new), kid, status, reason, and the kids the inventory trusts.
+    """
+    net, apps = _network(name, clock, None)
+    rows: list[dict[str, Any]] = []
+    async with net:
+        c = net.client("rotation")
+        ring = apps["auth"].state.keys
+        resource = net.instance("inventory-1").app.state.resource
+        t0 = clock.now()
+
+        async def fresh() -> str:
+            return await TokenClient("reporting", DEMO_SECRETS["reporting"], resource="inventory", clock=clock).token(c)
+
+        async def replay(step: str, tokens: dict[str, str]) -> None:
+            for label, token in tokens.items():
+                r = await c.get("http://inventory.svc/stock/sku-1", headers={"authorization": f"Bearer {token}"})
+                rows.append({"t": clock.now() - t0, "step": step, "token": label,
+                             "kid": jwt.get_unverified_header(token)["kid"], "status": r.status_code,
+                             "reason": r.json().get("reason", "") if r.status_code >= 400 else "",
+                             "trusted_kids": " ".join(resource.kids)})
+
+        old = await fresh()
+        await replay("before rotation", {"old": old})
+        ring.rotate(retire_after=grace + 10)
+        new = await fresh()
+        await replay("just rotated", {"old": old, "new": new})
+        clock.advance(grace)
+        await replay("grace period", {"old": old, "new": new})
+        clock.advance(301 - grace)  # the old key is retired and the inventory's cached JWKS is older than 300 s
+        new = await fresh()          # (tokens live 300 s: a new one for the new key)
+        await replay("retired", {"old": old, "new": new})
+    return pd.DataFrame(rows)

@@ -40,3 +40,16 @@ def test_every_attack_is_refused_with_its_own_reason_and_short_scopes_get_403():
     assert len(allowed) == 6 and (allowed["status"] == 200).all()
     fig = plot_denials(calls)
     assert "12 refused" in fig.axes[0].get_title() and "6 allowed" in fig.axes[0].get_title()
+
+
+def test_key_rotation_accepts_the_old_key_until_it_is_retired():
+    from labsvc.auth import key_rotation
+
+    rows = asyncio.run(key_rotation(FakeClock(start=1_700_000_000), name="rotation-test"))
+    got = {(r["step"], r["token"]): (r["status"], r["reason"]) for r in rows.to_dict("records")}
+    assert got == {("before rotation", "old"): (200, ""), ("just rotated", "old"): (200, ""),
+                   ("just rotated", "new"): (200, ""), ("grace period", "old"): (200, ""),
+                   ("grace period", "new"): (200, ""), ("retired", "old"): (401, "unknown_key"),
+                   ("retired", "new"): (200, "")}
+    old_kid, new_kid = rows.loc[0, "kid"], rows.loc[2, "kid"]
+    assert old_kid != new_kid and rows.iloc[-1]["trusted_kids"] == new_kid
