@@ -397,6 +397,11 @@ class Network:
             raise NetworkStateError("the network is not started; use 'async with net:' or 'await net.start()' first")
 
     @property
+    def tls(self) -> Any:
+        """With ``mtls=True`` while running: the :class:`labsvc.tls.CertificateAuthority` of this network, else None."""
+        return getattr(self._runner, "tls", None)
+
+    @property
     def started(self) -> bool:
         return self._started
 

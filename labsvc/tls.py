@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertificateAuthority", "ENV_TLS_CERT", "ENV_TLS_KEY", "ENV_TLS_CA"]
+__all__ = ["CertificateAuthority", "probe_tls", "ENV_TLS_CERT", "ENV_TLS_KEY", "ENV_TLS_CA"]
 
 ENV_TLS_CERT = "LABSVC_TLS_CERT"
 ENV_TLS_KEY = "LABSVC_TLS_KEY"
@@ -123,3 +123,18 @@ class CertificateAuthority:
 
     def __repr__(self) -> str:
         return f"CertificateAuthority(directory={self.directory!r}, issued={sorted(self._issued)})"
+
+
+async def probe_tls(url: str, context: ssl.SSLContext) -> int | str:
+    """GET ``url`` with ``context``: the HTTP status, or the name of the error that ended the attempt.
+
+    For showing what a server under mutual TLS does with a client that has
+    no certificate (the handshake fails: ``ConnectError`` or ``ReadError``).
+    """
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(verify=context, trust_env=False) as client:
+            return (await client.get(url, timeout=10.0)).status_code
+    except httpx.HTTPError as exc:
+        return type(exc).__name__

@@ -169,7 +169,7 @@ def plot_refresh(*runs: RefreshRun) -> plt.Figure:
     """Per run, the value each instance served over time (old grey, new colour), change and refresh marked."""
     if not runs:
         raise ConfigurationError("pass at least one RefreshRun")
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.1), sharey=True, squeeze=False)
     for ax, run in zip(axes[0], runs):
         r = run.responses[run.responses["ok"]]
         ys = {name: k for k, name in enumerate(run.instances)}
@@ -183,6 +183,7 @@ def plot_refresh(*runs: RefreshRun) -> plt.Figure:
         ax.set_title(f"{run.method} ({run.mode}): {failed} failed", fontsize=10)
         ax.set_yticks(list(ys.values()), list(ys))
         ax.set_xlabel("time since load start (s)")
-    axes[0][0].legend(loc="lower left", fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
