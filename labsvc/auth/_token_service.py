@@ -42,7 +42,7 @@ from ..problems import Problem, problem_type
 from ._keys import KeyRing
 from ._tokens import DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, AccessTokenIssuer, scope_list
 
-__all__ = ["OAuthClient", "token_service", "TOKEN_ERRORS", "ADMIN_SCOPE"]
+__all__ = ["OAuthClient", "token_service", "basic_auth", "TOKEN_ERRORS", "ADMIN_SCOPE"]
 
 ADMIN_SCOPE = "auth:admin"
 #: RFC 6749 5.2 (and RFC 8707 2) error codes -> HTTP status.
@@ -189,7 +189,8 @@ def token_service(clients: Iterable[OAuthClient], *, keys: KeyRing | None = None
     @app.get("/keys", tags=["keys"], summary="The key ring (admin)")
     async def keys_table(request: Request) -> list[dict]:
         admin(request)
-        return ring.table().astype(object).where(ring.table().notna(), None).to_dict("records")
+        table = ring.table().astype(object)
+        return table.where(table.notna(), None).to_dict("records")
 
     @app.post("/keys/rotate", tags=["keys"], summary="A new key signs; the old one verifies until retired (admin)")
     async def rotate(request: Request) -> dict:
@@ -223,5 +224,3 @@ def basic_auth(client_id: str, secret: str) -> str:
     """
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
-
-__all__.append("basic_auth")

@@ -18,7 +18,9 @@ The answer has the shape of Spring Cloud Config's ``Environment``:
 Secrets (``{cipher}`` values, see :mod:`labsvc.config._cipher`) are served
 as stored, encrypted, unless the request carries an access token for the
 audience ``config`` that grants ``config:decrypt``; then they are decrypted
-for that answer only. When the server has a ``resource`` (a
+for that answer only. A request that sends a token must send a good one: a
+bad token is a 401, a valid one without ``config:decrypt`` a 403 (it asked
+for what it may not have), as on any protected route. When the server has a ``resource`` (a
 :class:`labsvc.auth.ResourceServer`), changing the repository and
 encrypting need ``config:write``; without one those routes are open, which
 is only right on a lab network.
