@@ -3,7 +3,10 @@
 A service built with :class:`ConfigClient`
 
 1. fetches its configuration from the config server when it starts (its
-   lifespan), retrying while the server is not up yet;
+   lifespan), retrying while the server is not up yet; if it gets none
+   within ``start_timeout`` it starts on its defaults and the environment,
+   as Spring Cloud Config clients do unless ``fail_fast=True`` (then it
+   refuses to start);
 2. answers ``POST /refresh`` (Spring's ``/actuator/refresh``) by fetching
    again and returning the keys that changed;
 3. listens on the broker's ``config-bus`` topic, in a consumer group of its
@@ -43,7 +46,7 @@ import httpx
 import pandas as pd
 from fastapi import FastAPI, Request
 
-from ..errors import LabsvcError
+from ..errors import LabsvcError, UnknownServiceError
 from ._cipher import MASK, is_cipher
 from ._repository import DEFAULT_PROFILE, resolve
 from ._server import BUS_TOPIC, DEFAULT_BROKER_URL
@@ -94,7 +97,7 @@ class ConfigClient:
                  server: str = DEFAULT_CONFIG_URL, defaults: Mapping[str, Any] | None = None,
                  environ: Mapping[str, str] | None = None, tokens: Any = None, bus: bool = True,
                  broker_url: str = DEFAULT_BROKER_URL, bus_topic: str = BUS_TOPIC,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 10.0, fail_fast: bool = False) -> None:
         self.application = application
         self.environ = os.environ if environ is None else environ
         if profiles is None:
@@ -103,7 +106,7 @@ class ConfigClient:
         self.label, self.server = label, server.rstrip("/")
         self.defaults = dict(defaults or {})
         self.tokens, self.bus, self.broker_url, self.bus_topic = tokens, bus, broker_url, bus_topic
-        self.start_timeout = float(start_timeout)
+        self.start_timeout, self.fail_fast = float(start_timeout), bool(fail_fast)
         self._snapshot = self._build({}, {}, "none")
         self._refreshes: list[dict[str, Any]] = []
         self._listener: asyncio.Task | None = None
@@ -174,12 +177,23 @@ class ConfigClient:
             try:
                 await self.fetch(client, trigger="start")
                 return
-            except (httpx.ConnectError, ConfigUnavailable) as exc:
+            except (httpx.ConnectError, ConfigUnavailable, UnknownServiceError) as exc:
                 # Instances start side by side: the config server may not answer yet.
-                if time.monotonic() > deadline:
-                    raise ConfigUnavailable(f"{self.application} could not fetch its configuration from "
-                                            f"{self.server} within {self.start_timeout:g} s: {exc}") from None
-                await asyncio.sleep(0.05)
+                if time.monotonic() <= deadline and not isinstance(exc, UnknownServiceError):
+                    await asyncio.sleep(0.05)
+                    continue
+                waited = "" if isinstance(exc, UnknownServiceError) else f" within {self.start_timeout:g} s"
+                problem = f"{self.application} could not fetch its configuration from {self.server}{waited}: {exc}"
+                if self.fail_fast:
+                    raise ConfigUnavailable(problem + " (fail_fast=True)") from None
+                self._start_without_server(problem)
+                return
+
+    def _start_without_server(self, problem: str) -> None:
+        # Spring Cloud Config's default (fail-fast off): start on the built-in defaults and the environment.
+        self._snapshot = self._build({}, {}, "none")
+        self._refreshes.append({"time": time.time(), "instance": self.instance, "trigger": "start-without-server",
+                                "version": "none", "changed": [problem]})
 
     # -- the bus -------------------------------------------------------------
     def matches(self, destination: str) -> bool:
@@ -226,9 +240,13 @@ class ConfigClient:
             from ..messaging import HttpBrokerClient
             from ..service import app_client
 
-            client = app_client(app, timeout=10.0)
             ctx = getattr(app.state, "labsvc", None)
-            client_ref.instance = getattr(ctx, "name", "standalone")
+            if ctx is None:  # served alone (no labsvc network): nobody to ask, run on defaults
+                client_ref._start_without_server("not on a labsvc network, so there is no config server to ask")
+                yield
+                return
+            client = app_client(app, timeout=10.0)
+            client_ref.instance = ctx.name
             await client_ref._fetch_at_start(client)
             if client_ref.bus:
                 broker = HttpBrokerClient(app_client(app, timeout=10.0), client_ref.broker_url)

@@ -94,9 +94,10 @@ def test_refresh_endpoint_changes_one_instance_and_the_bus_changes_all_without_a
                         json={"greeting.message": "everywhere", "greeting.delay-ms": 0}, headers=ops)
             await c.post("http://config.svc/bus/refresh", json={"destination": "greeting"}, headers=ops)
             # The bus is asynchronous: wait (bounded) until every instance has applied the event.
-            for _ in range(200):
+            deadline = asyncio.get_running_loop().time() + 15
+            while True:
                 after_bus = await served()
-                if set(after_bus.values()) == {"everywhere."}:
+                if set(after_bus.values()) == {"everywhere."} or asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.02)
             same = {i.name: (i.process.pid if i.process else id(i.app)) for i in net.service("greeting").instances}
@@ -111,3 +112,46 @@ def test_refresh_endpoint_changes_one_instance_and_the_bus_changes_all_without_a
     assert after_bus == {n: "everywhere." for n in before}
     assert same_pids and no_restart
     assert [r["trigger"] for r in shown["refreshes"]] == ["start", "bus"]
+
+
+def test_without_a_config_server_the_service_starts_on_its_defaults_unless_fail_fast():
+    from labsvc.asgi import LifespanError
+
+    async def scenario(fail_fast: bool):
+        net = Network(seed=5, name=f"cfg-no-server-{fail_fast}")
+        net.add("greeting", lambda: greeting_app(bus=False, environ={"GREETING_PUNCTUATION": "?"}) if not fail_fast
+                else _fail_fast_greeting())
+        async with net:
+            c = net.client("tester")
+            return (await c.get("http://greeting.svc/greeting")).json(), (await c.get("http://greeting.svc/config")).json()
+
+    body, shown = asyncio.run(scenario(False))
+    assert body["message"] == "hello (built-in default)?" and body["version"] == "none"
+    assert [r["trigger"] for r in shown["refreshes"]] == ["start-without-server"]
+    assert "no service or instance answers at 'config.svc'" in shown["refreshes"][0]["changed"][0]
+    with pytest.raises(LifespanError, match=r"ConfigUnavailable: .*fail_fast=True"):
+        asyncio.run(scenario(True))
+
+
+def _fail_fast_greeting():
+    app = greeting_app(bus=False)
+    app.state.config.fail_fast = True
+    return app
+
+
+def test_served_alone_the_service_runs_on_its_defaults():
+    import httpx
+
+    from labsvc.asgi import Lifespan
+
+    async def scenario():
+        app = greeting_app(environ={})
+        lifespan = Lifespan(app)
+        await lifespan.startup()
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://greeting") as h:
+                return (await h.get("/greeting")).json()
+        finally:
+            await lifespan.shutdown()
+
+    assert asyncio.run(scenario())["message"] == "hello (built-in default)!"
