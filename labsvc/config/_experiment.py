@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,6 +58,27 @@ class RefreshRun:
     refreshed_at: float
     old_message: str
     new_message: str
+    load: Any = None  # the open loop's LoadRun: latency measured from each request's due time
+
+    def phases(self, window: float = 0.1) -> pd.DataFrame:
+        """Requests by when they were due: before the change, around the refresh, after it.
+
+        "around the refresh" runs from the repository change to ``window`` s
+        after the refresh call returned (the requests in flight while values
+        were being swapped). Columns: phase, requests, failed, share_new, p50_ms, p95_ms.
+        """
+        r = self.responses.merge(self.load.df[["i", "due", "latency"]], on="i")
+        edges = [("before the change", -np.inf, self.changed_at),
+                 ("around the refresh", self.changed_at, self.refreshed_at + window),
+                 ("after", self.refreshed_at + window, np.inf)]
+        rows = []
+        for phase, a, b in edges:
+            part = r[(r["due"] >= a) & (r["due"] < b)]
+            rows.append({"phase": phase, "requests": len(part), "failed": int((~part["ok"]).sum()),
+                         "share_new": float(part["new"].mean()) if len(part) else float("nan"),
+                         "p50_ms": float(part["latency"].quantile(0.5) * 1000) if len(part) else float("nan"),
+                         "p95_ms": float(part["latency"].quantile(0.95) * 1000) if len(part) else float("nan")})
+        return pd.DataFrame(rows)
 
     @property
     def failures(self) -> int:
@@ -149,7 +171,7 @@ async def refresh_under_load(*, method: str = "bus", mode: str = "inprocess", in
             (await client.post("http://config.svc/bus/refresh", json={"destination": "greeting"},
                                headers=write)).raise_for_status()
         refreshed_at = loop.time() - t0
-        await load
+        load_run = await load
         names = [i.name for i in net.service("greeting").instances]
         expected = (await client.get("http://config.svc/greeting/default")).json()["version"]
         deadline = loop.time() + settle
@@ -168,7 +190,7 @@ async def refresh_under_load(*, method: str = "bus", mode: str = "inprocess", in
     final_df = pd.DataFrame(final)
     final_df["new"] = final_df["message"] == new_text
     return RefreshRun(method, mode, names, responses.reset_index(drop=True), final_df, changed_at, refreshed_at,
-                      old, new_text)
+                      old, new_text, load_run)
 
 
 def plot_refresh(*runs: RefreshRun) -> plt.Figure:

@@ -27,6 +27,9 @@ def test_a_bus_refresh_reaches_every_instance_and_loses_no_request(mode):
     # nothing answered new before the repository changed
     r = run.responses
     assert not r.loc[r["t"] < run.changed_at, "new"].any()
+    phases = run.phases().set_index("phase")
+    assert phases["requests"].sum() == 60 and phases["failed"].sum() == 0
+    assert list(phases.index) == ["before the change", "around the refresh", "after"]
     assert set(run.final["version"]) == {str(int(run.final["version"].iloc[0]))}
 
 
