@@ -42,7 +42,7 @@ from ._experiment import (
 )
 from ._demo import DEMO_CLIENTS, DEMO_SECRETS, INVENTORY_SCOPES, demo_token_service, inventory_app, orders_app
 from ._keys import KEY_STATES, KeyRing, SigningKey
-from ._resource import DEFAULT_JWKS_URL, DENIAL_COLUMNS, ResourceServer
+from ._resource import DEFAULT_JWKS_URL, DENIAL_COLUMNS, KeysUnavailable, ResourceServer
 from ._token_service import ADMIN_SCOPE, TOKEN_ERRORS, OAuthClient, basic_auth, token_service
 from ._tokens import (
     ACCESS_TOKEN_CLAIMS,
@@ -58,7 +58,7 @@ __all__ = [
     "AccessTokenIssuer", "ACCESS_TOKEN_TYPE", "ACCESS_TOKEN_CLAIMS", "DEFAULT_TOKEN_ISSUER", "DEFAULT_TOKEN_TTL",
     "scope_list",
     "OAuthClient", "token_service", "basic_auth", "TOKEN_ERRORS", "ADMIN_SCOPE",
-    "ResourceServer", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS",
+    "ResourceServer", "KeysUnavailable", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS",
     "TokenClient", "TokenRequestError", "DEFAULT_TOKEN_URL",
     "probe_scopes", "denied_calls", "key_rotation", "plot_denials", "ATTACKS", "PROBE_CLIENTS", "least_privilege",
     "DEMO_SECRETS", "DEMO_CLIENTS", "INVENTORY_SCOPES", "demo_token_service", "inventory_app", "orders_app",

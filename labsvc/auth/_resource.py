@@ -24,7 +24,10 @@ fetched over the network and cached by ``kid`` for ``jwks_max_age`` seconds
 early re-fetch (at most one such fetch per ``min_refetch`` seconds, so a
 flood of forged kids cannot turn into a flood of fetches): that is how a
 freshly rotated key is found. A key retired at the token service disappears from the cache at
-the next fetch, and its tokens are refused from then on.
+the next fetch, and its tokens are refused from then on. If a fetch fails
+(the token service is down), the keys already cached stay in use; with no
+key at all the answer is 503 ``keys_unavailable``, never a 401 that would
+blame a token that may be valid.
 
 Each key's signature and claims are checked by a
 :class:`labsvc.security.TokenVerifier` (PyJWT, on this server's clock).
@@ -36,23 +39,28 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import jwt
 import pandas as pd
 from fastapi import Request
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, LabsvcError
 from ..problems import Problem, problem_type
 from ..security import TokenRejected, TokenVerifier, WallClock, www_authenticate
 from ._keys import KeyRing
 from ._tokens import ACCESS_TOKEN_TYPE, DEFAULT_TOKEN_ISSUER, scope_list
 
-__all__ = ["ResourceServer", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS"]
+__all__ = ["ResourceServer", "KeysUnavailable", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS"]
 
 DEFAULT_JWKS_URL = "http://auth.svc/.well-known/jwks.json"
 DENIAL_COLUMNS = ["time", "route", "status", "reason", "client_id"]
 _TYPES = {ACCESS_TOKEN_TYPE, "application/" + ACCESS_TOKEN_TYPE}  # RFC 9068 2.1 allows both spellings
 
 JwksSource = str | KeyRing | Callable[[], Awaitable[dict]]
+
+
+class KeysUnavailable(LabsvcError):
+    """The JWKS could not be fetched and no keys are cached: answered 503, not 401 (the token may be fine)."""
 
 
 class ResourceServer:
@@ -78,6 +86,7 @@ class ResourceServer:
         self._fetched_at: float | None = None
         self._forced_at: float | None = None
         self.fetches = 0
+        self.fetch_failures = 0
         self._denials: list[tuple] = []
         self.accepted = 0
 
@@ -122,11 +131,21 @@ class ResourceServer:
     async def _verifier(self, kid: str, request: Request | None) -> TokenVerifier | None:
         now = self.clock.now()
         if self._fetched_at is None or now - self._fetched_at >= self.jwks_max_age:
-            await self.refresh_keys(request)
+            await self._refresh_or_keep(request)
         elif kid not in self._verifiers and (self._forced_at is None or now - self._forced_at >= self.min_refetch):
             self._forced_at = now  # at most one early fetch per min_refetch seconds
-            await self.refresh_keys(request)
+            await self._refresh_or_keep(request)
         return self._verifiers.get(kid)
+
+    async def _refresh_or_keep(self, request: Request | None) -> None:
+        try:
+            await self.refresh_keys(request)
+        except (httpx.HTTPError, LabsvcError, ValueError, KeyError) as exc:
+            self.fetch_failures += 1
+            if not self._verifiers:
+                raise KeysUnavailable(f"the token service's keys could not be fetched from {self.jwks_source!r} "
+                                      f"({type(exc).__name__}: {exc}); no token can be verified until they can") from None
+            # Keep the keys we have: a token service outage must not turn valid tokens away.
 
     # -- verifying ---------------------------------------------------------------
     async def verify(self, authorization: str | None, request: Request | None = None) -> dict:
@@ -169,6 +188,10 @@ class ResourceServer:
             route = getattr(request.scope.get("route"), "path", request.url.path)
             try:
                 claims = await self.verify(request.headers.get("authorization"), request)
+            except KeysUnavailable as exc:
+                self._deny(route, 503, "keys_unavailable", None)
+                raise Problem(503, "Cannot verify tokens", type=problem_type("keys-unavailable"), detail=str(exc),
+                              reason="keys_unavailable", headers={"Retry-After": "1"}) from None
             except TokenRejected as exc:
                 self._deny(route, 401, exc.reason, None)
                 missing = exc.reason == "missing_token"

@@ -5,7 +5,7 @@ import labsvc.auth as auth
 EXPECTED = [
     "ACCESS_TOKEN_CLAIMS", "ACCESS_TOKEN_TYPE", "ADMIN_SCOPE", "ATTACKS", "AccessTokenIssuer", "DEFAULT_JWKS_URL",
     "DEFAULT_TOKEN_ISSUER", "DEFAULT_TOKEN_TTL", "DEFAULT_TOKEN_URL", "DEMO_CLIENTS", "DEMO_SECRETS", "DENIAL_COLUMNS",
-    "INVENTORY_SCOPES", "KEY_STATES", "KeyRing", "OAuthClient", "PROBE_CLIENTS", "ResourceServer", "SigningKey",
+    "INVENTORY_SCOPES", "KEY_STATES", "KeyRing", "KeysUnavailable", "OAuthClient", "PROBE_CLIENTS", "ResourceServer", "SigningKey",
     "TOKEN_ERRORS", "TokenClient", "TokenRequestError", "basic_auth", "demo_token_service", "denied_calls",
     "inventory_app", "key_rotation", "least_privilege", "orders_app", "plot_denials", "probe_scopes", "scope_list",
     "token_service",

@@ -196,3 +196,23 @@ def test_a_flood_of_unknown_kids_makes_at_most_one_early_fetch_per_min_refetch(r
 
     statuses, during, after = run_secured(scenario)
     assert statuses == [401] * 5 and during == 2 and after == 3
+
+
+def test_a_token_service_outage_keeps_the_cached_keys_and_without_any_answers_503(run_secured):
+    async def scenario(s):
+        resource = s.inventory_apps[0].state.resource
+        first = await s.client.get(STOCK, headers=s.bearer(await s.token("reporting")))  # keys fetched at t=0
+        s.clock.advance(100)
+        token = await s.token("reporting")                                   # issued at t=100
+        await s.net.stop_instance("auth-1")
+        s.clock.advance(201)               # t=301: the cached keys are past their 300 s, the token is 201 s old
+        while_down = await s.client.get(STOCK, headers=s.bearer(token))
+        await s.net.add_instance("inventory")  # a new instance starts while auth is down: no keys at all
+        blind = await s.client.get("http://inventory-2.svc/stock/sku-1", headers=s.bearer(token))
+        return first, while_down, blind, resource.fetch_failures + s.inventory_apps[1].state.resource.fetch_failures
+
+    first, while_down, blind, failures = run_secured(scenario)
+    assert first.status_code == 200
+    assert while_down.status_code == 200   # the re-fetch failed; the cached keys still verify
+    assert blind.status_code == 503 and blind.json()["reason"] == "keys_unavailable"
+    assert blind.headers["content-type"] == "application/problem+json" and failures == 2
