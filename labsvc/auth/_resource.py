@@ -145,7 +145,9 @@ class ResourceServer:
             if not self._verifiers:
                 raise KeysUnavailable(f"the token service's keys could not be fetched from {self.jwks_source!r} "
                                       f"({type(exc).__name__}: {exc}); no token can be verified until they can") from None
-            # Keep the keys we have: a token service outage must not turn valid tokens away.
+            # Keep the keys we have: a token service outage must not turn valid tokens away. Try again in
+            # min_refetch seconds, not on every request.
+            self._fetched_at = self.clock.now() - self.jwks_max_age + self.min_refetch
 
     # -- verifying ---------------------------------------------------------------
     async def verify(self, authorization: str | None, request: Request | None = None) -> dict:

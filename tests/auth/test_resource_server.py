@@ -207,6 +207,8 @@ def test_a_token_service_outage_keeps_the_cached_keys_and_without_any_answers_50
         await s.net.stop_instance("auth-1")
         s.clock.advance(201)               # t=301: the cached keys are past their 300 s, the token is 201 s old
         while_down = await s.client.get(STOCK, headers=s.bearer(token))
+        again = await s.client.get(STOCK, headers=s.bearer(token))  # no second fetch within min_refetch
+        assert again.status_code == 200 and resource.fetch_failures == 1
         await s.net.add_instance("inventory")  # a new instance starts while auth is down: no keys at all
         blind = await s.client.get("http://inventory-2.svc/stock/sku-1", headers=s.bearer(token))
         return first, while_down, blind, resource.fetch_failures + s.inventory_apps[1].state.resource.fetch_failures
