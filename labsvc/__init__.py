@@ -23,6 +23,9 @@ pattern is the lesson: :mod:`labsvc.balancing`, :mod:`labsvc.discovery`
 (Eureka semantics), :mod:`labsvc.resilience` (resilience4j semantics),
 :mod:`labsvc.messaging` (RabbitMQ-like acknowledgements and dead letters),
 :mod:`labsvc.gateway` with :mod:`labsvc.security` (PyJWT),
+:mod:`labsvc.config` (config server, live refresh, bus refresh),
+:mod:`labsvc.auth` (client-credentials tokens, scopes, key rotation) with
+:mod:`labsvc.tls` (mutual TLS in process mode),
 :mod:`labsvc.api` (contract first), :mod:`labsvc.data` (database per
 service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
 metrics, decompositions deployed as topologies), and :mod:`labsvc.chaos`

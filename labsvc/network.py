@@ -83,6 +83,10 @@ class Network:
     balancer:
         Factory of the balancer each service gets unless ``add`` names one
         (default round robin).
+    mtls:
+        Process mode only: mutual TLS between the network and every process
+        (a private CA from :mod:`labsvc.tls`; a client without a certificate
+        is refused during the handshake).
     """
 
     def __init__(
@@ -93,9 +97,14 @@ class Network:
         name: str = "default",
         balancer: Callable[[], Balancer] = RoundRobin,
         timeout: float | None = DEFAULT_TIMEOUT,
+        mtls: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ConfigurationError(f"mode={mode!r} is not known; use one of {MODES}")
+        if mtls and mode != "process":
+            raise ConfigurationError("mtls=True secures the connections between real processes; use it with "
+                                     "mode='process' (in-process calls never leave this Python process)")
+        self.mtls = bool(mtls)
         self.seed = seed
         self.mode = mode
         self.name = name
@@ -387,6 +396,11 @@ class Network:
     def _require_started(self) -> None:
         if not self._started:
             raise NetworkStateError("the network is not started; use 'async with net:' or 'await net.start()' first")
+
+    @property
+    def tls(self) -> Any:
+        """With ``mtls=True`` while running: the :class:`labsvc.tls.CertificateAuthority` of this network, else None."""
+        return getattr(self._runner, "tls", None)
 
     @property
     def started(self) -> bool:

@@ -177,14 +177,25 @@ class ProcessRunner:
         self._proxy_server: Any = None
         self._proxy_thread: threading.Thread | None = None
         self.proxy_port: int | None = None
+        self.tls: Any = None  # labsvc.tls.CertificateAuthority with Network(mtls=True)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     # -- proxy -----------------------------------------------------------------
     async def start(self) -> None:
         import uvicorn
 
+        if getattr(self.network, "mtls", False):
+            from .tls import CertificateAuthority
+
+            self.tls = CertificateAuthority()
         sock = _listen()
         self.proxy_port = sock.getsockname()[1]
-        config = uvicorn.Config(ProxyApp(self.network), log_level="warning", access_log=False, lifespan="off")
+        ssl_options = self.tls.server_options("labsvc-proxy") if self.tls is not None else {}
+        config = uvicorn.Config(ProxyApp(self.network), log_level="warning", access_log=False, lifespan="off",
+                                **ssl_options)
         server = uvicorn.Server(config)
         self._proxy_server = server
 
@@ -210,6 +221,9 @@ class ProcessRunner:
             self._proxy_thread.join(timeout=10)
             self._proxy_thread = None
         self._proxy_server = None
+        if self.tls is not None:
+            self.tls.cleanup()  # the keys and certificates go with the network
+            self.tls = None
         for loop, client in list(self._clients.items()):
             if not loop.is_closed():
                 try:
@@ -229,7 +243,7 @@ class ProcessRunner:
         log = tempfile.NamedTemporaryFile(prefix=f"labsvc-{instance.name}-", suffix=".log", delete=False)
         env = dict(os.environ)
         env.update({
-            ENV_PROXY: f"http://127.0.0.1:{self.proxy_port}",
+            ENV_PROXY: f"{self.scheme}://127.0.0.1:{self.proxy_port}",
             ENV_INSTANCE: instance.name,
             ENV_SERVICE: instance.service.name,
             "PYTHONPATH": os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p),
@@ -237,6 +251,11 @@ class ProcessRunner:
         })
         if self.network._observer is not None:  # the child traces and measures itself (labsvc.observability)
             env.update(self.network._observer.child_env(instance))
+        if self.tls is not None:
+            from .tls import ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY
+
+            cert, key = self.tls.issue(instance.name, server=True)
+            env.update({ENV_TLS_CERT: cert, ENV_TLS_KEY: key, ENV_TLS_CA: self.tls.ca_file})
         cmd = [sys.executable, "-m", "labsvc", "serve", target, "--fd", str(sock.fileno()), "--instance", instance.name]
         try:
             popen = subprocess.Popen(cmd, pass_fds=(sock.fileno(),), env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -258,7 +277,7 @@ class ProcessRunner:
         # until uvicorn has imported the app, run its lifespan and accepts.
         client = self._client()
         try:
-            await client.get(f"http://127.0.0.1:{proc.port}/health", timeout=START_TIMEOUT)
+            await client.get(f"{self.scheme}://127.0.0.1:{proc.port}/health", timeout=START_TIMEOUT)
         except httpx.HTTPError as exc:
             await asyncio.sleep(0)  # let the child finish writing its error
             raise ProcessModeError(
@@ -292,7 +311,8 @@ class ProcessRunner:
         client = self._clients.get(loop)
         if client is None:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-            client = httpx.AsyncClient(limits=limits, timeout=None, trust_env=False)
+            verify = self.tls.client_context() if self.tls is not None else True
+            client = httpx.AsyncClient(limits=limits, timeout=None, trust_env=False, verify=verify)
             self._clients[loop] = client
         return client
 
@@ -302,7 +322,7 @@ class ProcessRunner:
         proc = instance.process
         if proc is None or isinstance(proc, _Stopped) or not proc.alive():
             raise InstanceDownError(f"connection refused: the process of instance {instance.name!r} is not running")
-        url = f"http://127.0.0.1:{proc.port}{out.path}" + (f"?{out.query}" if out.query else "")
+        url = f"{self.scheme}://127.0.0.1:{proc.port}{out.path}" + (f"?{out.query}" if out.query else "")
         headers = [(k, v) for k, v in out.headers if k not in (b"host", b"content-length")]
         headers.append((b"host", out.host.encode()))
         try:
@@ -382,14 +402,15 @@ class ProxyApp:
 class ProxyHop:
     """A child's hop: sends each outbound call to the network's proxy."""
 
-    def __init__(self, proxy_url: str) -> None:
+    def __init__(self, proxy_url: str, verify: Any = True) -> None:
         self.proxy_url = proxy_url.rstrip("/")
+        self.verify = verify  # an ssl.SSLContext with the instance's certificate under mutual TLS
         self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, out: Outbound) -> httpx.Response:
         if self._client is None:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-            self._client = httpx.AsyncClient(limits=limits, trust_env=False)
+            self._client = httpx.AsyncClient(limits=limits, trust_env=False, verify=self.verify)
         headers = [(k, v) for k, v in out.headers if k != b"content-length"]
         headers += [
             (H_URL.encode(), out.url.encode()),

@@ -87,6 +87,8 @@ REASONS: dict[str, str] = {
     "wrong_audience": "the token is meant for another audience ('aud')",
     "wrong_issuer": "the token comes from another issuer ('iss')",
     "missing_claim": "a required claim ('exp', 'iss' or 'aud') is absent",
+    "wrong_type": "the header's 'typ' is not the one required (RFC 9068 access tokens say 'at+jwt')",
+    "unknown_key": "the header's 'kid' names no key the issuer publishes (never issued, or retired)",
 }
 
 _FAMILIES = {"HS": "HMAC", "RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "EdDSA"}

@@ -79,7 +79,8 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     instance = instance or os.environ.get(ENV_INSTANCE) or target.rsplit(":", 1)[-1]
     proxy = os.environ.get(ENV_PROXY)
     service = os.environ.get(ENV_SERVICE) or instance.rsplit("-", 1)[0]
-    hop: Any = ProxyHop(proxy) if proxy else None
+    ssl_options, verify = _mutual_tls()
+    hop: Any = ProxyHop(proxy, verify=verify) if proxy else None
     inner = load_app(target)
     observed = inner
     if os.environ.get(ENV_OBSERVE):  # net.observe(): spans and RED metrics (labsvc.observability)
@@ -92,7 +93,7 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     app = LabsvcASGIWrapper(observed, context)
     # Every task of this process inherits the binding: its log lines are this instance's.
     logs.bind(service, instance, None, logs.stream_sink())
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto", **ssl_options)
     server = uvicorn.Server(config)
     if fd is not None:
         sock = socket.socket(fileno=fd)
@@ -103,6 +104,24 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
         sock.listen(1024)
         print(f"labsvc: serving {target} as {instance} on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     asyncio.run(server.serve(sockets=[sock]))
+
+
+def _mutual_tls() -> tuple[dict, Any]:
+    """With Network(mtls=True): uvicorn's SSL options (client certificate required) and the proxy client's context."""
+    from .tls import ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY
+
+    cert, key, ca = (os.environ.get(n) for n in (ENV_TLS_CERT, ENV_TLS_KEY, ENV_TLS_CA))
+    if not (cert and key and ca):
+        return {}, True
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    context.load_cert_chain(cert, key)
+    # A TLS connection closes with an exchange of close_notify alerts; an idle peer may never send its
+    # own, so shutdown would wait for it: give it a second, then go.
+    options = {"ssl_certfile": cert, "ssl_keyfile": key, "ssl_ca_certs": ca, "ssl_cert_reqs": ssl.CERT_REQUIRED,
+               "timeout_graceful_shutdown": 1}
+    return options, context
 
 
 def main(argv: list[str] | None = None) -> int:

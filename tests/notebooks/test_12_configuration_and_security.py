@@ -1,0 +1,80 @@
+"""Notebook 12 refreshes configuration live, refuses bad tokens by reason, rotates keys, and its solutions pass."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "12_configuration_and_security.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_precedence_and_environment_decide_the_values(tb):
+    assert tb.value("precedence('greeting', 'prod')") == ["greeting-prod", "greeting", "application-prod",
+                                                          "application"]
+    assert tb.value("served['message'].tolist()") == ["hello.", "hello.", "pinned by the operator."]
+    origin = dict(tb.value("origins[['key', 'origin']].values.tolist()"))
+    assert origin["greeting.message"] == "environment:GREETING_MESSAGE"
+    assert origin["logging.level"] == "main:application-prod" and origin["greeting.punctuation"] == "main:application"
+    assert dict(tb.value("origins[['key', 'value']].values.tolist()"))["db.password"] == "******"
+
+
+def test_secrets_are_encrypted_unless_the_token_grants_decrypt(tb):
+    assert tb.value("password(anonymous)").startswith("{cipher}")
+    assert tb.value("password(authorized)") == "pa55-w0rd"
+
+
+def test_a_bus_refresh_reaches_every_instance_and_a_refresh_one_instance(tb):
+    assert tb.value("one.failures") == 0 and tb.value("bus.failures") == 0
+    assert tb.value("bus.reached_every_instance") is True
+    assert tb.value("one.final['new'].tolist()") == [True, False, False]
+    assert tb.value("len(bus.responses)") == 144
+
+
+def test_tokens_are_rfc_9068_and_the_gateway_relays_them(tb):
+    assert tb.value("header['typ']") == "at+jwt"
+    assert set(tb.value("sorted(claims)")) == {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"}
+    assert tb.value("[r.status_code for r in results.values()]") == [201, 200, 403, 401]
+
+
+def test_every_attack_is_a_401_and_short_scopes_403(tb):
+    rows = tb.value("calls[['kind', 'status', 'reason']].values.tolist()")
+    attacks = [r for r in rows if r[0] not in ("allowed", "short scope")]
+    assert len(attacks) == 8 and all(status == 401 for _, status, _ in attacks)
+    assert {reason for kind, _, reason in rows if kind == "short scope"} == {"insufficient_scope"}
+    assert all(status == 200 for kind, status, _ in rows if kind == "allowed")
+
+
+def test_the_old_key_works_until_retired(tb):
+    statuses = tb.value("rotation[rotation['token'] == 'old']['status'].tolist()")
+    assert statuses == [200, 200, 200, 401]
+
+
+def test_mutual_tls_refuses_a_client_without_a_certificate(tb):
+    seen = tb.value("seen")
+    assert seen["through the network"] == 200 and seen["with the client certificate"] == 200
+    assert seen["without a certificate"] in ("RemoteProtocolError", "ReadError", "ConnectError")
+
+
+def test_the_solutions_pass_their_checks(tb):
+    tb.inject("""
+env = repo.environment("greeting", "prod,eu")
+answer = next(s["source"]["greeting.message"] for s in env["propertySources"] if "greeting.message" in s["source"])
+r1 = check("12.precedence", answer)
+answer = {**leaky, "DELETE /stock/{sku}": ("stock:admin",)}
+probe = await probe_scopes(answer)
+r2 = check("12.route-scope", answer, probe=probe)
+run = await refresh_under_load(method="bus", name="nb12-ex3")
+r3 = check("12.reach-every-instance", run)
+wrong = check("12.route-scope", leaky, probe=await probe_scopes(leaky))
+""")
+    assert tb.value("[r1.ok, r2.ok, r3.ok]") == [True, True, True]
+    assert tb.value("wrong.ok") is False and "stock:admin" in tb.value("wrong.message")
