@@ -75,6 +75,11 @@ class Service:
         self.instances.append(instance)
         return instance
 
+    def set_app(self, app: Any) -> None:
+        """Instances created from now on run ``app`` (a new version being rolled out); running ones keep theirs."""
+        self.app_spec = app
+        self._shared_app = None if _is_factory(app) else _resolve_app(app)
+
     def __repr__(self) -> str:
         return f"<Service {self.name} instances={[i.name for i in self.instances]}>"
 
