@@ -28,10 +28,12 @@ from ._hpa import (
 )
 from ._manifest import AppManifest, Autoscaling, ManifestError
 from ._probes import Probe, ProbeTracker
+from ._rollout import BlueGreen, Canary, CanaryStep, Recreate, RollingUpdate, RolloutResult, surge_and_unavailable
 
 __all__ = [
     "AppManifest", "Autoscaling", "ManifestError", "Probe", "ProbeTracker", "CrashLoopBackOff",
     "INITIAL_BACKOFF", "MAX_BACKOFF", "RESET_AFTER", "Platform", "App", "Pod", "ScaledClock", "CallRateMetric",
     "PROBE_CALLER", "Endpoints", "HorizontalPodAutoscaler", "Behavior", "ScalingPolicy", "ScalingRules",
     "DEFAULT_BEHAVIOR", "SYNC_PERIOD", "TOLERANCE", "desired_replicas", "pod_metric_ratio",
+    "RollingUpdate", "Recreate", "BlueGreen", "Canary", "CanaryStep", "RolloutResult", "surge_and_unavailable",
 ]

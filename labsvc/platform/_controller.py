@@ -401,6 +401,7 @@ class Platform:
             raise NetworkStateError("start the network before scaling an app")
         pod = self._adopt(app, inst, version, spec)
         self._arm(app, pod)
+        await self._probe_pod(app, pod, force=True)
         self._event(app, pod, "Created", version)
         return pod
 
@@ -429,6 +430,7 @@ class Platform:
         pod.in_rotation = True
         pod.backoff.started()
         self._arm(app, pod)
+        await self._probe_pod(app, pod, force=True)   # initialDelaySeconds 0: the first probe runs at start
 
     def _arm(self, app: App, pod: Pod) -> None:
         now = self.clock.now()
