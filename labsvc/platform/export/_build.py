@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def kubernetes_manifests(platform: Platform, *, image: str = IMAGE) -> list[dict
     for t in topology(platform):
         name, labels = t["name"], {"app": t["name"]}
         container: dict[str, Any] = {
-            "name": name, "image": image, "command": _command(t),
+            "name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": _command(t),
             "ports": [{"containerPort": CONTAINER_PORT, "name": "http"}],
             "resources": {"limits": {"memory": _mebibytes(t["memory"])}, "requests": {"memory": _mebibytes(t["memory"])}},
         }
@@ -190,8 +191,7 @@ def compose_file(platform: Platform, *, image: str = IMAGE) -> dict:
     """A ``docker-compose.yml`` (as a dict): one service per app, replicas, env and a health check."""
     services = {}
     for t in topology(platform):
-        svc: dict[str, Any] = {"image": image, "build": {"context": ".", "dockerfile": "Dockerfile"},
-                               "command": _command(t), "deploy": {"replicas": t["instances"],
+        svc: dict[str, Any] = {"image": image, "command": _command(t), "deploy": {"replicas": t["instances"],
                                                                   "resources": {"limits": {"memory": t["memory"]}}}}
         if t["env"]:
             svc["environment"] = dict(t["env"])
@@ -225,7 +225,8 @@ def write_export(platform: Platform, folder: str | Path, *, image: str = IMAGE,
     (folder / "k8s").mkdir(parents=True, exist_ok=True)
     k8s = kubernetes_manifests(platform, image=image)
     validate_kubernetes(k8s, k8s_version)
-    cf = cloudfoundry_manifest(platform)
+    # Cloud Foundry resolves 'path' from the manifest's folder: point it at the project (the current folder).
+    cf = cloudfoundry_manifest(platform, path=os.path.relpath(Path.cwd(), folder.resolve()))
     validate_cloudfoundry(cf)
     written = {"Dockerfile": folder / "Dockerfile", "docker-compose.yml": folder / "docker-compose.yml",
                "manifest.yml": folder / "manifest.yml", "k8s": folder / "k8s" / "labsvc.yaml"}
