@@ -67,7 +67,7 @@ def test_rolling_update_and_blue_green_lose_no_request_with_one_retry(strategy):
 
 
 def test_recreate_without_retry_loses_requests():
-    result, df, calls, final = run_rollout(Recreate(), "platapps:web_v2", "v2", retry=False, name="recreate")
+    result, df, calls, final = run_rollout(Recreate(step=3.0), "platapps:web_v2", "v2", retry=False, name="recreate")
     assert result.completed
     assert (~df["ok"]).sum() > 0            # the outage between old and new
 

@@ -226,7 +226,8 @@ def write_export(platform: Platform, folder: str | Path, *, image: str = IMAGE,
     k8s = kubernetes_manifests(platform, image=image)
     validate_kubernetes(k8s, k8s_version)
     # Cloud Foundry resolves 'path' from the manifest's folder: point it at the project (the current folder).
-    cf = cloudfoundry_manifest(platform, path=os.path.relpath(Path.cwd(), folder.resolve()))
+    rel = os.path.relpath(Path.cwd(), folder.resolve())
+    cf = cloudfoundry_manifest(platform, path=str(Path.cwd()) if rel.count("..") > 2 else rel)
     validate_cloudfoundry(cf)
     written = {"Dockerfile": folder / "Dockerfile", "docker-compose.yml": folder / "docker-compose.yml",
                "manifest.yml": folder / "manifest.yml", "k8s": folder / "k8s" / "labsvc.yaml"}
