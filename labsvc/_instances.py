@@ -65,6 +65,7 @@ class Service:
         self.balancer = balancer
         self.instances: list[Instance] = []
         self.fault: Fault | None = None
+        self.env: dict[str, str] = {}  # process mode: extra environment variables of its instances
         self._next_index = 1
         self._shared_app = None if _is_factory(app) else _resolve_app(app)
 

@@ -99,6 +99,8 @@ class App:
         self.desired = manifest.instances
         self.stopped = False
         self.version = manifest.version
+        self.spec: Any = None        # the code new instances of the stable version run
+        self.rolling_out = False     # while a rollout runs, it (not the replica controller) sets the count
         self.pods: dict[str, Pod] = {}
         self.hpa: HorizontalPodAutoscaler | None = None
         self.metric: Callable[["App"], float] | None = None
@@ -189,8 +191,10 @@ class Platform:
             raise ManifestError(f"name={m.name!r}: the network already has a service of that name")
         app = App(self, m)
         spec = self._spec(m.app)
+        app.spec = spec
         self.network.add(m.name, spec, instances=max(1, m.instances))
         svc = self.network.service(m.name)
+        svc.env = dict(m.env)
         svc.balancer = Endpoints(svc.balancer, self._is_ready_name, self._version_of)
         self.apps[m.name] = app
         for inst in svc.instances:
@@ -381,11 +385,11 @@ class Platform:
 
     async def _reconcile(self, app: App) -> None:
         """ReplicaSet: create or delete instances until the live count is the desired count."""
-        if app.stopped:
+        if app.stopped or app.rolling_out:
             return
         live = app.live_pods()
         for _ in range(app.desired - len(live)):
-            await self._create_pod(app, app.version, app.service.app_spec)
+            await self._create_pod(app, app.version, app.spec)
         if len(live) > app.desired:
             # Kubernetes deletes unready and newer pods first.
             victims = sorted(live, key=lambda p: (self.is_ready(p), -p.instance.index))[: len(live) - app.desired]
@@ -394,8 +398,8 @@ class Platform:
 
     async def _create_pod(self, app: App, version: str, spec: Any) -> Pod:
         svc = app.service
-        if svc.app_spec is not spec:
-            svc.set_app(spec)
+        svc.set_app(spec)
+        svc.env = dict(app.manifest.env)
         inst = await self.network.add_instance(app.name) if self.network.started else None
         if inst is None:
             raise NetworkStateError("start the network before scaling an app")
@@ -425,6 +429,7 @@ class Platform:
         if fresh and self.network.mode == "inprocess":
             inst.app = _resolve_app(pod.app_spec)()  # a restarted container starts from a clean state
         if not inst.running:
+            app.service.set_app(pod.app_spec)   # process mode starts whatever the service's app is now
             await self.network.start_instance(inst.name)
         pod.restart_at = None
         pod.in_rotation = True

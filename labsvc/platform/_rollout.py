@@ -94,7 +94,11 @@ class _Strategy:
         rows: list[dict] = []
         t0 = platform.network.now()
         spec = platform._spec(new_app)
-        completed, rolled_back = await self._run(platform, app, spec, version, rows)
+        app.rolling_out = True
+        try:
+            completed, rolled_back = await self._run(platform, app, spec, version, rows)
+        finally:
+            app.rolling_out = False
         return RolloutResult(self.name, app_name, old_version, version, completed, rolled_back,
                              pd.DataFrame(rows), t0, platform.network.now())
 
@@ -130,7 +134,7 @@ class RollingUpdate(_Strategy):
         old = app.version
         replicas = app.desired
         surge, unavailable = surge_and_unavailable(replicas, self.max_surge, self.max_unavailable)
-        app.version = version
+        app.version, app.spec = version, spec
         self._row(platform, app, rows, old, version, f"start: surge {surge}, unavailable {unavailable}")
         for _ in range(10 * replicas + 10):
             live = app.live_pods()
@@ -169,7 +173,7 @@ class Recreate(_Strategy):
         self._row(platform, app, rows, old, version, "old stopped")
         # Old containers terminate and new ones start: one step with no instance at all.
         await platform.clock.sleep(self.step)
-        app.version = version
+        app.version, app.spec = version, spec
         for _ in range(replicas):
             await platform._create_pod(app, version, spec)
         await self._settle(platform, app, version)
@@ -199,7 +203,7 @@ class BlueGreen(_Strategy):
             endpoints.weights = None
             self._row(platform, app, rows, old, version, "green never ready: aborted")
             return False, True
-        app.version = version
+        app.version, app.spec = version, spec
         endpoints.weights = {version: 1.0}             # the switch
         self._row(platform, app, rows, old, version, "switched")
         for pod in [p for p in app.live_pods() if p.version == old]:

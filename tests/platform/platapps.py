@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from labsvc.service import Request, create_service, instance_name
 
 
@@ -15,6 +17,10 @@ def _versioned(version: str, status: int = 200):
                 from labsvc.problems import Problem
                 raise Problem(status, "Broken release", detail=f"{version} fails on purpose")
             return {"version": version, "instance": instance_name(request)}
+
+        @app.get("/env/{name}")
+        async def env(name: str):
+            return {"name": name, "value": os.environ.get(name)}
 
         return app
 

@@ -139,3 +139,15 @@ def test_routes_are_unique_per_app():
             with pytest.raises(ManifestError, match="already belongs to app 'web'"):
                 await platform.push(manifest("shop", 1, routes=[{"route": "shop.example.com"}]))
     asyncio.run(scenario())
+
+
+def test_manifest_env_reaches_the_instances_in_process_mode():
+    async def scenario():
+        net = Network(seed=3, mode="process", name="env-process")
+        platform = Platform(net, clock=FakeClock())
+        async with net:
+            await platform.push(manifest(instances=1, env={"PROFILE": "prod"}))
+            await platform.scale("web", 2)                  # a new instance gets it too
+            client = net.client()
+            return [(await client.get(f"http://web-{i}.svc/env/PROFILE")).json()["value"] for i in (1, 2)]
+    assert asyncio.run(scenario()) == ["prod", "prod"]

@@ -96,3 +96,32 @@ def test_a_good_canary_is_promoted():
     assert result.completed and not result.rolled_back
     assert set(final["version"]) == {"v2"} and len(final) == 4
     assert df["ok"].all()
+
+
+def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_can_run_alongside():
+    async def scenario():
+        net = Network(seed=5, name="after-rollback")
+        platform = Platform(net, clock=ScaledClock(speed=50))
+        async with net:
+            await platform.push({"name": "web", "app": "platapps:web_v1", "instances": 2,
+                                 "probes": {"readiness": {"path": "/ready"}}})
+            controllers = asyncio.create_task(platform.run_for(60, every=1))   # kubelet + replica set + no HPA
+            load = asyncio.create_task(open_loop(net, retry_once, rate=300, requests=300, progress=False))
+            while len(net.calls) < 20:
+                await asyncio.sleep(0.01)
+            bad = await Canary(steps=(CanaryStep(0.2, pause=1),), min_requests=10).run(
+                platform, "web", "platapps:web_broken", "v3-broken")
+            await platform.scale("web", 3)                  # the new instance runs the stable code
+            client = net.client()
+            after_rollback = sorted(platform.status()["version"])
+            served = {(await client.get(f"http://web-{i}.svc/hello")).json()["version"]
+                      for i in (p.instance.index for p in platform.app("web").live_pods())}
+            good = await RollingUpdate().run(platform, "web", "platapps:web_v2", "v2")
+            await load
+            await controllers
+            versions = {(await client.get("http://web.svc/hello")).json()["version"] for _ in range(9)}
+            return bad, after_rollback, served, good, platform.status(), versions
+    bad, after_rollback, served, good, status, versions = asyncio.run(scenario())
+    assert bad.rolled_back and after_rollback == ["v1", "v1", "v1"] and served == {"v1"}
+    assert good.completed
+    assert sorted(status["version"]) == ["v2", "v2", "v2"] and versions == {"v2"}
