@@ -24,10 +24,12 @@ pattern is the lesson: :mod:`labsvc.balancing`, :mod:`labsvc.discovery`
 :mod:`labsvc.messaging` (RabbitMQ-like acknowledgements and dead letters),
 :mod:`labsvc.gateway` with :mod:`labsvc.security` (PyJWT),
 :mod:`labsvc.api` (contract first), :mod:`labsvc.data` (database per
-service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
-metrics, decompositions deployed as topologies). The example domain is
+service, CQRS, saga), :mod:`labsvc.design` (domain model, decomposition
+metrics, decompositions deployed as topologies) and :mod:`labsvc.platform`
+(Kubernetes semantics: probes, self-healing, HPA, rollouts, batch jobs, and
+the export to Compose, Kubernetes and Cloud Foundry). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
-notebooks 07-10; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
+notebooks 07-10 and 13; :mod:`labsvc.course` and :mod:`labsvc.exercises` check the
 exercises; :mod:`labsvc.studio` has widgets for live demos.
 
 The rules the code keeps:

@@ -162,24 +162,19 @@ class ChunkStep:
             raise ConfigurationError("skip_limit and retry_limit must be >= 0")
 
     def _process(self, item: Any) -> tuple[bool, Any]:
+        """``(kept, result)`` for one item: retried on a retryable error, skipped on a skippable one."""
         attempts = 0
         while True:
             try:
                 return True, self.processor(item)
-            except self.retryable:
+            except self.retryable as exc:
                 attempts += 1
                 if attempts > self.retry_limit:
-                    if self.skippable and isinstance(_last_exc(), self.skippable):
+                    if self.skippable and isinstance(exc, self.skippable):
                         return False, None
                     raise
             except self.skippable:
                 return False, None
-
-
-def _last_exc() -> BaseException | None:
-    import sys
-
-    return sys.exc_info()[1]
 
 
 @dataclass

@@ -113,6 +113,7 @@ class App:
 
     @property
     def service(self):
+        """The app's service on the network."""
         return self.platform.network.service(self.name)
 
     def live_pods(self) -> list[Pod]:
@@ -120,6 +121,7 @@ class App:
         return [p for p in self.pods.values() if not p.deleting]
 
     def ready_pods(self) -> list[Pod]:
+        """Pods that take traffic now (see :meth:`Platform.is_ready`)."""
         return [p for p in self.live_pods() if self.platform.is_ready(p)]
 
     def __repr__(self) -> str:

@@ -85,3 +85,15 @@ def test_write_export_writes_every_file(platform, tmp_path):
     assert len(list(yaml.safe_load_all(written["k8s"].read_text()))) == len(kubernetes_manifests(platform))
     assert "FROM python:" in written["Dockerfile"].read_text()
     assert compose_file(platform)["services"]["shop"].get("healthcheck") is None
+
+
+def test_a_manifest_command_is_exported_as_given():
+    async def build():
+        net = Network(seed=1, name="export-command")
+        p = Platform(net, clock=FakeClock())
+        async with net:
+            await p.push({"name": "web", "app": "platapps:web_v1", "command": "python -m platapps --port 8000"})
+        return p
+    p = asyncio.run(build())
+    assert compose_file(p)["services"]["web"]["command"] == ["python", "-m", "platapps", "--port", "8000"]
+    assert cloudfoundry_manifest(p)["applications"][0]["command"] == "python -m platapps --port 8000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import yaml
 from ..._instances import _is_factory
 from ...errors import ConfigurationError
 from ...process import import_string
-from .._controller import App, Platform
+from .._controller import App, Platform, _Same
 from .._hpa import DEFAULT_BEHAVIOR
 
 __all__ = [
@@ -32,7 +33,7 @@ class ExportError(ConfigurationError):
 
 def _target(app: App) -> tuple[str, bool]:
     spec = app.service.app_spec
-    spec = getattr(spec, "app", spec) if type(spec).__name__ == "_Same" else spec
+    spec = spec.app if isinstance(spec, _Same) else spec
     try:
         return import_string(spec), _is_factory(spec)
     except Exception as exc:
@@ -46,7 +47,8 @@ def topology(platform: Platform) -> list[dict]:
         target, factory = _target(app)
         m = app.manifest
         out.append({
-            "name": app.name, "target": target, "factory": factory, "instances": app.desired, "memory": m.memory,
+            "name": app.name, "target": target, "factory": factory, "command": m.command,
+            "instances": app.desired, "memory": m.memory,
             "disk_quota": m.disk_quota, "routes": list(m.routes), "env": dict(m.env), "version": app.version,
             "probes": {k: p for k in ("liveness", "readiness", "startup") if (p := m.probe(k)) is not None},
             "autoscaling": None if app.hpa is None else {
@@ -56,6 +58,8 @@ def topology(platform: Platform) -> list[dict]:
 
 
 def _command(t: dict) -> list[str]:
+    if t.get("command"):
+        return shlex.split(t["command"])     # the manifest's own start command wins
     cmd = ["uvicorn", t["target"], "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)]
     return cmd[:2] + ["--factory"] + cmd[2:] if t["factory"] else cmd
 
@@ -151,7 +155,7 @@ def cloudfoundry_manifest(platform: Platform, *, path: str = ".") -> dict:
             "name": t["name"], "instances": t["instances"], "memory": t["memory"], "disk_quota": t["disk_quota"],
             "path": path, "buildpacks": ["python_buildpack"],
             # Cloud Foundry gives the app its port in $PORT.
-            "command": " ".join(_command(t)).replace(str(CONTAINER_PORT), "$PORT"),
+            "command": t["command"] or " ".join(_command(t)).replace(str(CONTAINER_PORT), "$PORT"),
             "routes": [{"route": r} for r in t["routes"]],
         }
         live = t["probes"].get("liveness")
