@@ -151,3 +151,26 @@ def test_manifest_env_reaches_the_instances_in_process_mode():
             client = net.client()
             return [(await client.get(f"http://web-{i}.svc/env/PROFILE")).json()["value"] for i in (1, 2)]
     assert asyncio.run(scenario()) == ["prod", "prod"]
+
+
+def test_until_the_startup_probe_passes_the_instance_is_not_ready_and_liveness_waits():
+    async def scenario():
+        clock = FakeClock()
+        net = Network(seed=3, name="startup")
+        platform = Platform(net, clock=clock)
+        # The app never reports itself started: /warmed-up does not exist (404).
+        probes = {"startup": {"path": "/warmed-up", "period": 5, "failure_threshold": 3},
+                  "liveness": {"path": "/health", "period": 5}, "readiness": {"path": "/ready", "period": 5}}
+        async with net:
+            app = await platform.push(manifest(instances=1, probes=probes))
+            ready = []
+            for _ in range(3):
+                ready.append(len(app.ready_pods()))
+                clock.advance(5)
+                await platform.tick()
+            return ready, platform.events
+    ready, events = asyncio.run(scenario())
+    assert ready == [0, 0, 0]                      # running, but never in the balancer
+    killed = events[events.reason == "Killing"]
+    assert list(killed["message"]) == ["startup probe failed"] and list(killed["time"]) == [10.0]
+    assert not {"Liveness failed", "Readiness passed"} & set(events.reason)

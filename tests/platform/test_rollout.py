@@ -125,3 +125,23 @@ def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_c
     assert bad.rolled_back and after_rollback == ["v1", "v1", "v1"] and served == {"v1"}
     assert good.completed
     assert sorted(status["version"]) == ["v2", "v2", "v2"] and versions == {"v2"}
+
+
+@pytest.mark.parametrize("surge,unavailable", [("25%", "25%"), (1, 0), (0, 1), ("50%", "50%")])
+def test_a_rolling_update_keeps_within_max_surge_and_max_unavailable(surge, unavailable):
+    from labsvc.clock import FakeClock
+
+    async def scenario():
+        net = Network(seed=5, name="bounds")
+        platform = Platform(net, clock=FakeClock())
+        async with net:
+            await platform.push({"name": "web", "app": "platapps:web_v1", "instances": 4,
+                                 "probes": {"readiness": {"path": "/ready"}}})
+            return await RollingUpdate(surge, unavailable).run(platform, "web", "platapps:web_v2", "v2")
+    result = asyncio.run(scenario())
+    max_surge, max_unavailable = surge_and_unavailable(4, surge, unavailable)
+    steps = result.steps
+    assert result.completed
+    assert (steps["old"] + steps["new"]).max() <= 4 + max_surge
+    assert (steps["old_ready"] + steps["new_ready"]).min() >= 4 - max_unavailable
+    assert steps.iloc[-1][["old", "new", "new_ready"]].tolist() == [0, 4, 4]
