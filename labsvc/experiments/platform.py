@@ -22,7 +22,10 @@ in this module, so process mode could start them too.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -31,14 +34,17 @@ from matplotlib.figure import Figure
 from ..clock import FakeClock
 from ..load import open_loop
 from ..network import Network
-from ..platform import BlueGreen, Canary, CanaryStep, CallRateMetric, Platform, Recreate, RollingUpdate, ScaledClock
+from ..platform import (
+    BlueGreen, Canary, CanaryStep, CallRateMetric, ChunkStep, Job, JobRepository, Platform, Recreate, RollingUpdate,
+    ScaledClock, SqliteUpsertWriter,
+)
 from ..problems import Problem
 from ..service import Request, create_service, instance_name
 
 __all__ = [
     "web_v1", "web_v2", "web_broken", "heal_experiment", "HealResult", "plot_healing", "autoscale_experiment",
     "AutoscaleResult", "plot_autoscaling", "rollout_experiment", "RolloutRun", "compare_rollouts", "rollout_summary",
-    "plot_rollouts", "STRATEGIES",
+    "plot_rollouts", "STRATEGIES", "run_invoices",
 ]
 
 
@@ -273,3 +279,24 @@ def plot_rollouts(runs: dict[str, RolloutRun], bucket: float = 0.1) -> Figure:
     axes[0].set_ylim(0, axes[0].get_ylim()[1] * 1.5)          # room for the legend above the bars
     axes[0].legend(fontsize=7, loc="upper left", ncols=3)
     return fig
+
+
+# ---------------------------------------------------------------------------- a batch job a container can run
+def _invoice(item: int) -> tuple[str, dict]:
+    return f"order-{item:03d}", {"amount": item * 10}
+
+
+def run_invoices() -> str:
+    """Invoice 100 orders in chunks of 10 (the notebook's job), as a Kubernetes Job or CronJob runs it.
+
+    The job repository and the output live in ``$LABSVC_BATCH_DIR`` (default:
+    the current folder); ``$LABSVC_BATCH_DAY`` (default: today) identifies the
+    job instance, so a rerun of the same day resumes or does nothing.
+    Returns the execution's status.
+    """
+    folder = Path(os.environ.get("LABSVC_BATCH_DIR", "."))
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = SqliteUpsertWriter(folder / "invoices.db")
+    job = Job("invoices", [ChunkStep("invoice", lambda: range(100), _invoice, writer, commit_interval=10)],
+              JobRepository(folder / "repository.db"))
+    return job.run(day=os.environ.get("LABSVC_BATCH_DAY", date.today().isoformat())).status

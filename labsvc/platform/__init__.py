@@ -19,7 +19,7 @@ healed and autoscaled. This package runs all of it on a
 
 from __future__ import annotations
 
-from ._batch import BatchStatus, ChunkStep, CronSchedule, Job, JobExecution, JobRepository, KubernetesJob, SkipLimitExceeded, SqliteUpsertWriter
+from ._batch import JobSpec, BatchStatus, ChunkStep, CronSchedule, Job, JobExecution, JobRepository, KubernetesJob, SkipLimitExceeded, SqliteUpsertWriter
 from ._backoff import INITIAL_BACKOFF, MAX_BACKOFF, RESET_AFTER, CrashLoopBackOff
 from ._controller import PROBE_CALLER, App, CallRateMetric, Platform, Pod, ScaledClock
 from ._endpoints import Endpoints
@@ -36,7 +36,7 @@ __all__ = [
     "INITIAL_BACKOFF", "MAX_BACKOFF", "RESET_AFTER", "Platform", "App", "Pod", "ScaledClock", "CallRateMetric",
     "PROBE_CALLER", "Endpoints", "HorizontalPodAutoscaler", "Behavior", "ScalingPolicy", "ScalingRules",
     "DEFAULT_BEHAVIOR", "SYNC_PERIOD", "TOLERANCE", "desired_replicas", "pod_metric_ratio",
-    "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded", "KubernetesJob",
+    "JobSpec", "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded", "KubernetesJob",
     "CronSchedule", "BatchStatus",
     "RollingUpdate", "Recreate", "BlueGreen", "Canary", "CanaryStep", "RolloutResult", "surge_and_unavailable",
 ]

@@ -25,6 +25,7 @@ with ``concurrencyPolicy: Forbid``).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,38 @@ from ..clock import Clock, MonotonicClock
 from ..errors import ConfigurationError, LabsvcError
 
 __all__ = [
-    "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded",
+    "JobSpec", "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded",
     "KubernetesJob", "CronSchedule", "BatchStatus",
 ]
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A batch job as a platform deploys it: the function that runs it, its retries and its schedule.
+
+    ``target`` is ``"module:function"`` (the function takes no arguments and
+    runs the whole job); ``schedule`` is a cron expression (five fields, e.g.
+    ``"0 2 * * *"`` for 02:00 every day) for a CronJob, or ``None`` for a
+    one-off Job; ``backoff_limit`` is the Kubernetes Job's retry count.
+    """
+
+    name: str
+    target: str
+    backoff_limit: int = 6
+    schedule: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _DNS_LABEL.match(self.name) or len(self.name) > 52:
+            raise ConfigurationError(f"job name={self.name!r}: lower-case letters, digits and '-', at most 52 characters")
+        if not isinstance(self.target, str) or self.target.count(":") != 1:
+            raise ConfigurationError(f"job target={self.target!r}: write it as 'package.module:function'")
+        if isinstance(self.backoff_limit, bool) or not isinstance(self.backoff_limit, int) or self.backoff_limit < 0:
+            raise ConfigurationError(f"backoff_limit={self.backoff_limit!r}: a whole number >= 0 (Kubernetes' default is 6)")
+        if self.schedule is not None and len(str(self.schedule).split()) != 5:
+            raise ConfigurationError(f"schedule={self.schedule!r}: a cron expression of five fields, e.g. '0 2 * * *'")
 
 
 class BatchStatus:

@@ -34,6 +34,7 @@ from ..clock import Clock, MonotonicClock
 from ..errors import ConfigurationError, NetworkStateError, UnknownServiceError
 from ..network import Network
 from ._backoff import CrashLoopBackOff
+from ._batch import JobSpec
 from ._endpoints import Endpoints
 from ._hpa import SYNC_PERIOD, HorizontalPodAutoscaler
 from ._manifest import AppManifest, ManifestError
@@ -167,6 +168,7 @@ class Platform:
         self.network = network
         self.clock = clock or MonotonicClock()
         self.apps: dict[str, App] = {}
+        self.jobs: dict[str, JobSpec] = {}
         self._events: list[dict] = []
         self._timeline: list[dict] = []
 
@@ -181,6 +183,8 @@ class Platform:
         m = manifest if isinstance(manifest, AppManifest) else AppManifest.from_dict(manifest)
         if changes:
             m = AppManifest(**{**m.__dict__, **changes})
+        if m.name in self.jobs:
+            raise ManifestError(f"name={m.name!r}: a job of that name is declared on this platform")
         if m.name in self.apps:
             raise ManifestError(f"name={m.name!r}: an app of that name is already pushed; pick another name or "
                                 f"roll out a new version with labsvc.platform.RollingUpdate")
@@ -271,6 +275,19 @@ class Platform:
             await self._start_pod(app, pod, fresh=True)
             await self._probe_pod(app, pod, force=True)
         self._event(app, None, "Restarted", "rolling")
+
+    def add_job(self, name: str, target: str, *, backoff_limit: int = 6, schedule: str | None = None) -> JobSpec:
+        """Declare a batch job (run by ``target``, ``"module:function"``), one-off or on a cron ``schedule``.
+
+        The platform does not run it here (run a :class:`~labsvc.platform.Job`
+        directly, or through :class:`~labsvc.platform.KubernetesJob`); the
+        export turns it into a Kubernetes Job or CronJob.
+        """
+        spec = JobSpec(name, target, backoff_limit, schedule)
+        if name in self.jobs or name in self.apps:
+            raise ManifestError(f"name={name!r} is already used by an app or a job on this platform")
+        self.jobs[name] = spec
+        return spec
 
     def autoscale(self, name: str, *, min_instances: int = 1, max_instances: int = 10, target: float = 50.0,
                   metric: Callable[[App], float] | None = None, **hpa: Any) -> HorizontalPodAutoscaler:

@@ -32,3 +32,15 @@ def test_a_rolling_update_under_load_completes_without_failures():
 def test_an_unknown_strategy_names_the_known_ones():
     with pytest.raises(KeyError, match="blue-green"):
         asyncio.run(rollout_experiment("big-bang"))
+
+
+def test_the_containers_invoice_job_runs_once_per_day(tmp_path, monkeypatch):
+    from labsvc.experiments.platform import run_invoices
+    from labsvc.platform import SqliteUpsertWriter
+
+    monkeypatch.setenv("LABSVC_BATCH_DIR", str(tmp_path))
+    monkeypatch.setenv("LABSVC_BATCH_DAY", "2026-12-04")
+    assert run_invoices() == "COMPLETED"
+    assert run_invoices() == "COMPLETED"                 # the same day again: already complete
+    rows = SqliteUpsertWriter(tmp_path / "invoices.db").rows()
+    assert len(rows) == 100 and (rows["times"] == 1).all()

@@ -62,6 +62,7 @@ def test_the_batch_job_writes_every_item_exactly_once(tb):
 def test_the_export_is_valid_and_a_broken_one_is_not(tb):
     lines = tb.value("validate_kubernetes(kubernetes_manifests(platform))")
     assert any(line.startswith("HorizontalPodAutoscaler/web") for line in lines)
+    assert any(line.startswith("CronJob/invoices") for line in lines)
     assert tb.value("sorted(written)") == ["Dockerfile", "docker-compose.yml", "k8s", "manifest.yml"]
     tb.inject("""
         try:

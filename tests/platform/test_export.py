@@ -28,6 +28,8 @@ def platform():
                           "probes": {"liveness": {"path": "/health"}, "readiness": {"path": "/ready", "period": 5}}})
             await p.push({"name": "shop", "app": "platapps:web_v2", "instances": 1, "health-check-type": "port"})
             p.autoscale("web", min_instances=2, max_instances=8, target=50)
+            p.add_job("invoices", "platapps:run_job", schedule="0 2 * * *")
+            p.add_job("migrate", "platapps:run_job", backoff_limit=2)
         return p
     return asyncio.run(build())
 
@@ -97,3 +99,27 @@ def test_a_manifest_command_is_exported_as_given():
     p = asyncio.run(build())
     assert compose_file(p)["services"]["web"]["command"] == ["python", "-m", "platapps", "--port", "8000"]
     assert cloudfoundry_manifest(p)["applications"][0]["command"] == "python -m platapps --port 8000"
+
+
+def test_jobs_export_as_a_kubernetes_job_and_cronjob_and_a_compose_profile(platform):
+    docs = {d["kind"]: d for d in kubernetes_manifests(platform) if d["kind"] in ("Job", "CronJob")}
+    assert docs["CronJob"]["spec"]["schedule"] == "0 2 * * *"
+    assert docs["CronJob"]["spec"]["concurrencyPolicy"] == "Forbid"
+    job = docs["Job"]["spec"]
+    assert job["backoffLimit"] == 2 and job["template"]["spec"]["restartPolicy"] == "Never"
+    assert job["template"]["spec"]["containers"][0]["command"] == ["python", "-c", "from platapps import run_job; run_job()"]
+    assert all("valid" in line for line in validate_kubernetes(list(docs.values())))
+    assert compose_file(platform)["services"]["migrate"]["profiles"] == ["jobs"]
+    broken = copy.deepcopy(docs["CronJob"])
+    broken["spec"]["jobTemplate"]["spec"]["backoffLimit"] = "two"
+    with pytest.raises(ExportError, match="CronJob/invoices.*backoffLimit"):
+        validate_kubernetes([broken])
+
+
+def test_job_specs_are_checked():
+    from labsvc.platform import JobSpec
+
+    with pytest.raises(ValueError, match="cron expression"):
+        JobSpec("nightly", "m:f", schedule="every night")
+    with pytest.raises(ValueError, match="module:function"):
+        JobSpec("nightly", "m.f")

@@ -124,7 +124,26 @@ def kubernetes_manifests(platform: Platform, *, image: str = IMAGE) -> list[dict
                     },
                 },
             })
+    for job in platform.jobs.values():
+        docs.append(_kubernetes_job(job, image))
     return docs
+
+
+def _job_command(job) -> list[str]:
+    module, func = job.target.split(":")
+    return ["python", "-c", f"from {module} import {func}; {func}()"]
+
+
+def _kubernetes_job(job, image: str) -> dict:
+    # restartPolicy Never: each failed attempt is a new pod, counted against backoffLimit.
+    spec = {"backoffLimit": job.backoff_limit, "template": {
+        "metadata": {"labels": {"job": job.name}},
+        "spec": {"restartPolicy": "Never", "containers": [{
+            "name": job.name, "image": image, "imagePullPolicy": "IfNotPresent", "command": _job_command(job)}]}}}
+    if job.schedule is None:
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job.name}, "spec": spec}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": job.name},
+            "spec": {"schedule": job.schedule, "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": spec}}}
 
 
 def validate_kubernetes(docs: list[dict], version: str = K8S_VERSION) -> list[str]:
@@ -206,6 +225,9 @@ def compose_file(platform: Platform, *, image: str = IMAGE) -> dict:
                 "test": ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout={live.timeout:g})"],
                 "interval": f"{live.period:g}s", "timeout": f"{live.timeout:g}s", "retries": live.failure_threshold}
         services[t["name"]] = svc
+    for job in platform.jobs.values():
+        # A one-shot service, started only on demand: docker compose --profile jobs run <job>
+        services[job.name] = {"image": image, "command": _job_command(job), "restart": "no", "profiles": ["jobs"]}
     return {"name": "labsvc", "services": services}
 
 
