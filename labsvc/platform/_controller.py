@@ -21,7 +21,6 @@ the real clock (or a :class:`ScaledClock` that runs faster) in notebooks.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -38,37 +37,13 @@ from ._batch import JobSpec
 from ._endpoints import Endpoints
 from ._hpa import SYNC_PERIOD, HorizontalPodAutoscaler
 from ._manifest import AppManifest, ManifestError
+from ._metrics import PROBE_CALLER, CallRateMetric
 from ._probes import ProbeTracker
+from ._scaledclock import ScaledClock
 
-__all__ = ["Platform", "App", "Pod", "ScaledClock", "CallRateMetric", "PROBE_CALLER"]
+__all__ = ["Platform", "App", "Pod"]
 
-PROBE_CALLER = "kubelet"   # probes appear in the call log as calls from this caller
 DRAIN_TIMEOUT = 5.0        # real seconds an instance leaving the balancer may finish its requests in
-
-
-class ScaledClock:
-    """The real clock running ``speed`` times faster, so a notebook can show minutes in seconds.
-
-    ``now()`` is real monotonic time times ``speed``; ``sleep(s)`` waits
-    ``s / speed`` real seconds. Controllers on this clock keep their
-    Kubernetes periods (15 s HPA sync, 300 s stabilization) in platform
-    seconds; only the wall-clock wait is shorter.
-    """
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if speed <= 0:
-            raise ConfigurationError(f"speed={speed!r} must be more than zero, e.g. 30")
-        self.speed = float(speed)
-        self._t0 = time.monotonic()
-
-    def now(self) -> float:
-        return (time.monotonic() - self._t0) * self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-    def __repr__(self) -> str:
-        return f"ScaledClock(speed={self.speed:g})"
 
 
 @dataclass
@@ -129,30 +104,6 @@ class App:
         return f"<App {self.name} {self.version} desired={self.desired} ready={len(self.ready_pods())}>"
 
 
-class CallRateMetric:
-    """Requests per second per ready instance of an app, read from the network's call log.
-
-    ``window`` is in the call log's (real) seconds. Probe calls are not
-    counted. This is the metric the HPA scales on when the observability
-    metrics are not in use.
-    """
-
-    def __init__(self, window: float = 1.0) -> None:
-        if window <= 0:
-            raise ConfigurationError(f"window={window!r} must be more than zero seconds")
-        self.window = float(window)
-
-    def __call__(self, app: App) -> float:
-        net = app.platform.network
-        log = net.calls
-        if log.empty:
-            return 0.0
-        since = net.now() - self.window
-        mine = log[(log["callee"] == app.name) & (log["caller"] != PROBE_CALLER) & (log["start"] >= since)]
-        ready = max(1, len(app.ready_pods()))
-        return len(mine) / self.window / ready
-
-
 class Platform:
     """Apps on a network, kept at their desired state (see the module docstring).
 
@@ -201,7 +152,8 @@ class Platform:
         self.network.add(m.name, spec, instances=max(1, m.instances))
         svc = self.network.service(m.name)
         svc.env = dict(m.env)
-        svc.balancer = Endpoints(svc.balancer, self._is_ready_name, self._version_of)
+        svc.balancer = Endpoints(svc.balancer, self._is_ready_name, self._version_of,
+                                 seed=f"{self.network.seed}/{m.name}")
         self.apps[m.name] = app
         for inst in svc.instances:
             pod = self._adopt(app, inst, m.version, spec)

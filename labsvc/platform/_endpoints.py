@@ -24,19 +24,20 @@ class Endpoints:
     ``is_ready(name)`` says whether an instance takes traffic;
     ``version_of(name)`` gives its version. With ``weights`` (version ->
     share, e.g. ``{"v1": 0.9, "v2": 0.1}``) a version is drawn first
-    (seeded by the network's rng), then ``inner`` picks among its ready
+    (seeded by ``seed``), then ``inner`` picks among its ready
     instances. With no ready instance at all, the choice falls back to every
     candidate (the call then meets whatever state they are in, as a client
     does whose endpoints list is empty or stale).
     """
 
-    def __init__(self, inner: Balancer, is_ready: Callable[[str], bool], version_of: Callable[[str], str]) -> None:
+    def __init__(self, inner: Balancer, is_ready: Callable[[str], bool], version_of: Callable[[str], str],
+                 *, seed: int | str = 0) -> None:
         self.inner = inner
         self.is_ready = is_ready
         self.version_of = version_of
         self.weights: dict[str, float] | None = None
         self.name = getattr(inner, "name", "round robin")
-        self._rng = random.Random(0)
+        self._rng = random.Random(f"{seed}/endpoints")  # the weighted draw between versions
 
     def choose(self, candidates: Sequence[str], rng: random.Random) -> str:
         ready = [c for c in candidates if self.is_ready(c)]

@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._controller import PROBE_CALLER, App, Platform
+from ._controller import App, Platform
+from ._metrics import PROBE_CALLER
 
 __all__ = ["RollingUpdate", "Recreate", "BlueGreen", "Canary", "CanaryStep", "RolloutResult", "surge_and_unavailable"]
 
