@@ -87,6 +87,7 @@ class HealResult:
     timeline: pd.DataFrame
     events: pd.DataFrame
     crash_at: float
+    crash_again: float
     status: pd.DataFrame
 
 
@@ -106,7 +107,7 @@ async def heal_experiment(*, instances: int = 3, seconds: float = 60, crash_at: 
             await platform.tick()
             clock.advance(1)
         status = platform.status()
-    return HealResult(platform.timeline, platform.events, crash_at, status)
+    return HealResult(platform.timeline, platform.events, crash_at, crash_again, status)
 
 
 def plot_healing(result: HealResult) -> Figure:
@@ -121,7 +122,8 @@ def plot_healing(result: HealResult) -> Figure:
         ax.axvline(row["time"], color="#e9c46a", linewidth=0.8)
     ax.set_xlabel("platform time (s)")
     ax.set_ylabel("instances")
-    ax.set_title(f"every instance crashes at {result.crash_at:g} s; restarts (yellow) come after the back-off")
+    ax.set_title(f"every instance crashes at {result.crash_at:g} s, web-1 again at {result.crash_again:g} s; "
+                 f"restarts (yellow) follow the back-off")
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
