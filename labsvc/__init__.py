@@ -27,12 +27,14 @@ pattern is the lesson: :mod:`labsvc.balancing`, :mod:`labsvc.discovery`
 :mod:`labsvc.auth` (client-credentials tokens, scopes, key rotation) with
 :mod:`labsvc.tls` (mutual TLS in process mode),
 :mod:`labsvc.api` (contract first), :mod:`labsvc.data` (database per
-service, CQRS, saga) and :mod:`labsvc.design` (domain model, decomposition
-metrics, decompositions deployed as topologies), and :mod:`labsvc.chaos`
+service, CQRS, saga), :mod:`labsvc.design` (domain model, decomposition
+metrics, decompositions deployed as topologies), :mod:`labsvc.platform`
+(Kubernetes semantics: probes, self-healing, HPA, rollouts, batch jobs, and
+the export to Compose, Kubernetes and Cloud Foundry) and :mod:`labsvc.chaos`
 (chaos experiments in Chaos Toolkit's format, run under open-loop traffic,
 with verdicts computed from what users saw). The example domain is
 :mod:`labsvc.shop`; :mod:`labsvc.experiments` holds the harnesses behind
-notebooks 07-10; :mod:`labsvc.observability` (``net.observe()``) adds
+notebooks 07-10 and 13; :mod:`labsvc.observability` (``net.observe()``) adds
 OpenTelemetry traces, RED metrics, log queries and SLO alerts (notebook 11);
 :mod:`labsvc.capstone` is the order-management system of notebook 14;
 :mod:`labsvc.course` and :mod:`labsvc.exercises` check the exercises, in the

@@ -65,6 +65,7 @@ class Service:
         self.balancer = balancer
         self.instances: list[Instance] = []
         self.fault: Fault | None = None
+        self.env: dict[str, str] = {}  # process mode: extra environment variables of its instances
         self._next_index = 1
         self._shared_app = None if _is_factory(app) else _resolve_app(app)
 
@@ -74,6 +75,11 @@ class Service:
         self._next_index += 1
         self.instances.append(instance)
         return instance
+
+    def set_app(self, app: Any) -> None:
+        """Instances created from now on run ``app`` (a new version being rolled out); running ones keep theirs."""
+        self.app_spec = app
+        self._shared_app = None if _is_factory(app) else _resolve_app(app)
 
     def __repr__(self) -> str:
         return f"<Service {self.name} instances={[i.name for i in self.instances]}>"

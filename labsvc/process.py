@@ -242,6 +242,7 @@ class ProcessRunner:
         port = sock.getsockname()[1]
         log = tempfile.NamedTemporaryFile(prefix=f"labsvc-{instance.name}-", suffix=".log", delete=False)
         env = dict(os.environ)
+        env.update(instance.service.env)
         env.update({
             ENV_PROXY: f"{self.scheme}://127.0.0.1:{self.proxy_port}",
             ENV_INSTANCE: instance.name,

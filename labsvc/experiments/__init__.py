@@ -13,6 +13,8 @@ and turn what happened into tidy DataFrames:
   balancers compared with one slow instance;
 - :mod:`~labsvc.experiments.resilience` (notebook 10): a breaker's state
   timeline, failover around a dead instance, retry storms, fan-out tails.
+- :mod:`~labsvc.experiments.platform` (notebook 13): self-healing, an HPA
+  under a load ramp, rollouts compared under load (import it directly).
 
 Choices:
 

@@ -1,0 +1,46 @@
+"""The notebook-13 harnesses: healing on a fake clock, one rollout under load, figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from matplotlib.figure import Figure
+
+from labsvc.experiments.platform import (
+    heal_experiment, plot_healing, plot_rollouts, rollout_experiment, rollout_summary,
+)
+
+
+def test_heal_experiment_restarts_every_instance_after_its_backoff():
+    result = asyncio.run(heal_experiment(instances=2, seconds=41, crash_at=3, crash_again=20, name="t-heal"))
+    restarted = result.events[result.events.reason == "Restarted"][["time", "instance"]].values.tolist()
+    # both after 10 s; web-1's second crash in a row waits 20 s
+    assert restarted == [[13.0, "web-1"], [13.0, "web-2"], [40.0, "web-1"]]
+    assert result.timeline["ready"].iloc[-1] == 2
+    assert isinstance(plot_healing(result), Figure)
+
+
+def test_a_rolling_update_under_load_completes_without_failures():
+    run = asyncio.run(rollout_experiment("rolling", requests=240, name="t-rolling"))
+    assert run.completed and not run.rolled_back
+    summary = rollout_summary({"rolling": run})
+    assert summary.loc[0, "failed"] == 0 and summary.loc[0, "requests"] == 240
+    assert isinstance(plot_rollouts({"rolling": run}), Figure)
+
+
+def test_an_unknown_strategy_names_the_known_ones():
+    with pytest.raises(KeyError, match="blue-green"):
+        asyncio.run(rollout_experiment("big-bang"))
+
+
+def test_the_containers_invoice_job_runs_once_per_day(tmp_path, monkeypatch):
+    from labsvc.experiments.platform import run_invoices
+    from labsvc.platform import SqliteUpsertWriter
+
+    monkeypatch.setenv("LABSVC_BATCH_DIR", str(tmp_path))
+    monkeypatch.setenv("LABSVC_BATCH_DAY", "2026-12-04")
+    assert run_invoices() == "COMPLETED"
+    assert run_invoices() == "COMPLETED"                 # the same day again: already complete
+    rows = SqliteUpsertWriter(tmp_path / "invoices.db").rows()
+    assert len(rows) == 100 and (rows["times"] == 1).all()

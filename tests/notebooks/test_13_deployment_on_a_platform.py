@@ -1,0 +1,97 @@
+"""Notebook 13 pushes, heals, autoscales, rolls out, restarts a batch job and exports; its solutions pass."""
+
+from pathlib import Path
+
+import pytest
+from testbook import testbook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT = 120  # seconds per cell, far above what each should take
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tb():
+    with testbook(NOTEBOOKS / "13_deployment_on_a_platform.ipynb", execute=True, timeout=TIMEOUT) as tb:
+        yield tb
+
+
+def test_one_app_scales_while_the_other_is_stopped(tb):
+    answers, shop = tb.value("answers"), tb.value("shop")
+    assert sorted(set(answers)) == ["web-1", "web-2", "web-3"] and shop == "InstanceDownError"
+
+
+def test_the_crashed_app_heals_after_its_backoff(tb):
+    events = tb.value("heal.events[['time', 'instance', 'reason']].to_dict('records')")
+    restarts = [(e["time"], e["instance"]) for e in events if e["reason"] == "Restarted"]
+    assert restarts == [(15.0, "web-1"), (15.0, "web-2"), (15.0, "web-3"), (45.0, "web-1")]
+    assert tb.value("heal.status['state'].tolist()") == ["Running"] * 3
+
+
+def test_the_hpa_follows_the_ramp_and_waits_before_scaling_down(tb):
+    assert tb.value("desired_replicas(50, 90, 75), desired_replicas(10, 80, 75)") == [60, 10]
+    hpa = tb.value("ramp.hpa[['time', 'recommendation', 'desired', 'reason']].to_dict('records')")
+    peak = max(r["desired"] for r in hpa)
+    assert 4 <= peak <= 8                               # 120 rps at 20 per instance wants about 6
+    assert hpa[-1]["desired"] < peak                    # it did come down ...
+    reached = next(i for i, r in enumerate(hpa) if r["desired"] == peak)
+    first_drop = next(r["time"] for r in hpa[reached:] if r["desired"] < peak)
+    last_high = max(r["time"] for r in hpa if r["recommendation"] >= peak)
+    assert first_drop - last_high > 300                 # ... but only once the 300 s window held no high advice
+    assert "stabilization window" in {r["reason"] for r in hpa}
+
+
+def test_rolling_and_blue_green_lose_nothing_and_the_canary_rolls_back(tb):
+    rows = {r["strategy"]: r for r in tb.value("rollout_summary(runs).to_dict('records')")}
+    assert rows["rolling"]["failed"] == 0 and rows["rolling"]["completed"]
+    assert rows["blue-green"]["failed"] == 0 and rows["blue-green"]["completed"]
+    assert rows["recreate"]["failed"] > 0
+    canary = rows["canary (bad v3)"]
+    assert canary["rolled_back"] and not canary["completed"]
+    assert 0 < canary["failed"] / canary["requests"] <= 0.15
+    assert tb.value("float(runs['canary (bad v3)'].steps['weight'].max())") == pytest.approx(0.1)
+
+
+def test_the_batch_job_writes_every_item_exactly_once(tb):
+    assert tb.value("len(rows)") == 100 and tb.value("int(rows['times'].max())") == 1
+    steps = tb.value("job.repository.step_executions[['status', 'position']].values.tolist()")
+    assert steps == [["FAILED", 40], ["COMPLETED", 100]]
+
+
+def test_the_export_is_valid_and_a_broken_one_is_not(tb):
+    lines = tb.value("validate_kubernetes(kubernetes_manifests(platform))")
+    assert any(line.startswith("HorizontalPodAutoscaler/web") for line in lines)
+    assert any(line.startswith("CronJob/invoices") for line in lines)
+    assert tb.value("sorted(written)") == ["Dockerfile", "docker-compose.yml", "k8s", "manifest.yml"]
+    tb.inject("""
+        try:
+            validate_kubernetes([deployment]); rejected = False
+        except Exception:
+            rejected = True
+    """)
+    assert tb.ref("rejected") is True
+
+
+def test_solutions_pass_their_checks(tb):
+    tb.inject("""
+        ok1 = bool(check("13.hpa-first-sync", min(desired_replicas(8, 45, 20), max(8 * 2, 8 + 4))))
+        wrong1 = bool(check("13.hpa-first-sync", 18))
+        b = CrashLoopBackOff()
+        ok2 = bool(check("13.backoff", [b.next_delay() for _ in range(6)][-1]))
+        wrong2 = bool(check("13.backoff", 320))
+        canary = runs["canary (bad v3)"]
+        ok3 = bool(check("13.canary-share", float((~canary.load["ok"]).mean()), run=canary))
+        wrong3 = bool(check("13.canary-share", 0.1, run=canary))
+    """)
+    assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("ok2") is True and tb.ref("wrong2") is False
+    assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+
+
+def test_unanswered_exercises_say_what_to_do(tb):
+    assert "replace the ..." in tb.value("repr(check('13.backoff', ...))")
+
+
+def test_nothing_is_left_running(tb):
+    assert tb.value("[n.name for n in running_networks() if n.name.startswith('nb13')]") == []

@@ -1,0 +1,8 @@
+"""Make ``platapps`` importable here and in the child processes of process mode."""
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
