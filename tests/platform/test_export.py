@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from labsvc.network import Network
 from labsvc.platform import Platform
 from labsvc.clock import FakeClock
 from labsvc.platform.export import (
-    ExportError, cloudfoundry_manifest, compose_file, kubernetes_manifests, validate_cloudfoundry,
+    ExportError, cloudfoundry_manifest, compose_file, kubernetes_manifests, validate_cloudfoundry, validate_compose,
     validate_kubernetes, write_export,
 )
 
@@ -77,6 +78,24 @@ def test_cloud_foundry_manifest_uses_documented_attributes_and_rejects_unknown_o
     bad["applications"][0]["health-check-type"] = "tcp"
     with pytest.raises(ExportError, match="health-check-type"):
         validate_cloudfoundry(bad)
+
+
+def test_the_compose_file_validates_against_the_compose_specification(platform):
+    compose = compose_file(platform)
+    assert validate_compose(compose) == "docker-compose.yml: valid (4 services)"
+    assert compose["services"]["web"]["healthcheck"]["retries"] >= 1
+
+
+@pytest.mark.parametrize("break_it, where", [
+    (lambda c: c["services"]["web"].update(imagee="x"), "services.web"),
+    (lambda c: c["services"]["web"]["deploy"].update(replicas="three"), "services.web.deploy.replicas"),
+    (lambda c: c.update(servics={}), "(top)"),
+])
+def test_a_broken_compose_file_is_rejected_naming_where(platform, break_it, where):
+    compose = copy.deepcopy(compose_file(platform))
+    break_it(compose)
+    with pytest.raises(ExportError, match=rf"docker-compose.yml: at {re.escape(where)}: "):
+        validate_compose(compose)
 
 
 def test_write_export_writes_every_file(platform, tmp_path):

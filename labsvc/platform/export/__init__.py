@@ -6,8 +6,10 @@
 - :func:`cloudfoundry_manifest` (``manifest.yml``) checked by
   :func:`validate_cloudfoundry` against the attributes Cloud Foundry documents
   (a small JSON schema in ``schemas/cloudfoundry-manifest.json``);
-- :func:`compose_file` (``docker-compose.yml``) and :func:`dockerfile` (one
-  image; each service runs its own app);
+- :func:`compose_file` (``docker-compose.yml``) checked by
+  :func:`validate_compose` against the Compose Specification's JSON schema
+  (``schemas/compose-spec.json``), and :func:`dockerfile` (one image; each
+  service runs its own app);
 - :func:`write_export` writes them all into a folder.
 
 Inside a container a service must listen on every interface of the
@@ -18,10 +20,10 @@ container's own network namespace, so the exported command is uvicorn with
 
 from ._build import (
     CONTAINER_PORT, K8S_VERSION, ExportError, cloudfoundry_manifest, compose_file, dockerfile, kubernetes_manifests,
-    topology, validate_cloudfoundry, validate_kubernetes, write_export,
+    topology, validate_cloudfoundry, validate_compose, validate_kubernetes, write_export,
 )
 
 __all__ = [
     "CONTAINER_PORT", "K8S_VERSION", "ExportError", "topology", "kubernetes_manifests", "validate_kubernetes",
-    "cloudfoundry_manifest", "validate_cloudfoundry", "compose_file", "dockerfile", "write_export",
+    "cloudfoundry_manifest", "validate_cloudfoundry", "compose_file", "validate_compose", "dockerfile", "write_export",
 ]

@@ -19,7 +19,7 @@ from .._hpa import DEFAULT_BEHAVIOR
 
 __all__ = [
     "CONTAINER_PORT", "K8S_VERSION", "ExportError", "topology", "kubernetes_manifests", "validate_kubernetes",
-    "cloudfoundry_manifest", "validate_cloudfoundry", "compose_file", "dockerfile", "write_export",
+    "cloudfoundry_manifest", "validate_cloudfoundry", "compose_file", "validate_compose", "dockerfile", "write_export",
 ]
 
 CONTAINER_PORT = 8000
@@ -210,6 +210,25 @@ def validate_cloudfoundry(manifest: dict) -> str:
     return f"manifest.yml: valid ({len(manifest['applications'])} applications)"
 
 
+def validate_compose(compose: dict) -> str:
+    """Check a ``docker-compose.yml`` dict against the Compose Specification's JSON schema; raise :class:`ExportError`.
+
+    The schema (``schemas/compose-spec.json``) is the Compose Specification as
+    shipped with docker-compose 1.29.2 (Apache-2.0, Docker Inc.): files valid
+    against it are accepted by current Docker Compose too, which reads every
+    older specification.
+    """
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft201909Validator(_schema("compose-spec.json")).iter_errors(compose),
+                    key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        path = ".".join(str(p) for p in e.path) or "(top)"
+        raise ExportError(f"docker-compose.yml: at {path}: {e.message}")
+    return f"docker-compose.yml: valid ({len(compose['services'])} services)"
+
+
 def compose_file(platform: Platform, *, image: str = IMAGE) -> dict:
     """A ``docker-compose.yml`` (as a dict): one service per app, replicas, env and a health check."""
     services = {}
@@ -228,7 +247,8 @@ def compose_file(platform: Platform, *, image: str = IMAGE) -> dict:
     for job in platform.jobs.values():
         # A one-shot service, started only on demand: docker compose --profile jobs run <job>
         services[job.name] = {"image": image, "command": _job_command(job), "restart": "no", "profiles": ["jobs"]}
-    return {"name": "labsvc", "services": services}
+    # No top-level 'name': the project is named after the export's folder (or `docker compose -p NAME`).
+    return {"services": services}
 
 
 def dockerfile(*, python: str = "3.11") -> str:
@@ -255,10 +275,12 @@ def write_export(platform: Platform, folder: str | Path, *, image: str = IMAGE,
     rel = os.path.relpath(Path.cwd(), folder.resolve())
     cf = cloudfoundry_manifest(platform, path=str(Path.cwd()) if rel.count("..") > 2 else rel)
     validate_cloudfoundry(cf)
+    compose = compose_file(platform, image=image)
+    validate_compose(compose)
     written = {"Dockerfile": folder / "Dockerfile", "docker-compose.yml": folder / "docker-compose.yml",
                "manifest.yml": folder / "manifest.yml", "k8s": folder / "k8s" / "labsvc.yaml"}
     written["Dockerfile"].write_text(dockerfile(), encoding="utf-8")
-    written["docker-compose.yml"].write_text(yaml.safe_dump(compose_file(platform, image=image), sort_keys=False), encoding="utf-8")
+    written["docker-compose.yml"].write_text(yaml.safe_dump(compose, sort_keys=False), encoding="utf-8")
     written["manifest.yml"].write_text(yaml.safe_dump(cf, sort_keys=False), encoding="utf-8")
     written["k8s"].write_text(yaml.safe_dump_all(k8s, sort_keys=False), encoding="utf-8")
     return written
