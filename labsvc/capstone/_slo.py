@@ -95,7 +95,7 @@ def plot_slo_report(table: pd.DataFrame, title: str = "error budget spent per ru
     ax.set_yticks([i + height * (len(pivot.columns) - 1) / 2 for i in range(len(pivot.index))])
     ax.set_yticklabels(pivot.index, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("error budget spent (%); past the dashed line the SLO is missed")
+    ax.set_xlabel("error budget spent (%, bars stop at 1000); past the dashed line the SLO is missed")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

@@ -91,6 +91,9 @@ def journey_of(i: int) -> str:
 class OrderSystem:
     """The whole system on a network of its own; ``async with system:`` starts and stops it.
 
+    ``observe=True`` traces every request with OpenTelemetry and gives every
+    instance RED metrics (:meth:`labsvc.Network.observe`).
+
     >>> system = OrderSystem(RESILIENCE_OFF, name="capstone-doc")
     >>> sorted(system.net.services)
     ['broker', 'catalog', 'delivery', 'gateway', 'history', 'inventory', 'orders', 'payment']
@@ -98,7 +101,7 @@ class OrderSystem:
 
     def __init__(self, resilience: Resilience = RESILIENCE_ON, *, seed: int = 0, name: str = "capstone",
                  catalog_instances: int = 2, stock: int = 100_000, decline_rate: float = 0.0,
-                 mode: str = "inprocess") -> None:
+                 mode: str = "inprocess", observe: bool = False) -> None:
         if not isinstance(resilience, Resilience):
             raise ConfigurationError("resilience must be a labsvc.capstone.Resilience (e.g. RESILIENCE_ON)")
         self.resilience = resilience
@@ -122,6 +125,8 @@ class OrderSystem:
         self.gateway = Gateway(self._routes(), discovery=self.registry, seed=seed,
                               retry_other_instance=resilience.retries > 1)
         net.add("gateway", self.gateway.app)
+        if observe:  # OpenTelemetry spans in net.spans and RED metrics on every /metrics (notebook 11)
+            net.observe(tracing=True, metrics=True)
         self.pumps = [
             Pump(net, "http://orders.svc/outbox/relay", caller="outbox-relay", body={"wait": 0.2},
                  done=lambda a: a["pending"] == 0, backoff="50ms"),

@@ -108,3 +108,25 @@ def test_a_user_is_served_by_a_decision_not_by_an_outage():
     assert not user_was_served(checkout, _Answer(201, {"status": "CANCELLED", "reason": "payment_unavailable"}))
     assert not user_was_served(browse, _Answer(502))
     assert user_was_served(browse, _Answer(200, {"id": 1}))
+
+
+def test_observed_a_checkout_is_one_trace_through_gateway_saga_and_outbox():
+    from labsvc.observability import span_tree
+
+    async def main():
+        async with OrderSystem(RESILIENCE_ON, name="cap-test-traced", observe=True) as system:
+            users = system.net.client("users")
+            order = await users.post("http://gateway.svc/orders/orders",
+                                     json={"customer_id": 2, "product_id": 1, "quantity": 1})
+            metrics = await system.net.client("web").get("http://orders.svc/metrics")
+            return order, system.net.calls, system.net.spans, metrics
+
+    order, calls, spans, metrics = run(main())
+    assert order.json()["status"] == "APPROVED"
+    trace = calls[(calls["caller"] == "users")]["trace_id"].iloc[0]
+    assert span_tree(spans, trace) == [
+        ("users client POST", "gateway server POST"), ("gateway server POST", "gateway client POST"),
+        ("gateway client POST", "orders server POST /orders"), ("orders server POST /orders", "orders client POST"),
+        ("orders client POST", "inventory server POST /reservations"),
+        ("orders server POST /orders", "orders client POST"), ("orders client POST", "payment server POST /charges")]
+    assert "http_server_requests_total" in metrics.text
