@@ -197,16 +197,21 @@ def _schema(name: str) -> dict:
     return json.loads(resources.files("labsvc.platform.export").joinpath("schemas", name).read_text(encoding="utf-8"))
 
 
-def validate_cloudfoundry(manifest: dict) -> str:
-    """Check a ``manifest.yml`` dict against the attributes Cloud Foundry documents; raise :class:`ExportError`."""
+def _first_error(document: dict, schema: str, validator: str, filename: str) -> None:
+    """Raise :class:`ExportError` naming ``filename`` and the path of the first schema violation, if any."""
     import jsonschema
 
-    errors = sorted(jsonschema.Draft202012Validator(_schema("cloudfoundry-manifest.json")).iter_errors(manifest),
-                    key=lambda e: list(e.path))
+    check = getattr(jsonschema, validator)(_schema(schema))
+    errors = sorted(check.iter_errors(document), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
         path = ".".join(str(p) for p in e.path) or "(top)"
-        raise ExportError(f"manifest.yml: at {path}: {e.message}")
+        raise ExportError(f"{filename}: at {path}: {e.message}")
+
+
+def validate_cloudfoundry(manifest: dict) -> str:
+    """Check a ``manifest.yml`` dict against the attributes Cloud Foundry documents; raise :class:`ExportError`."""
+    _first_error(manifest, "cloudfoundry-manifest.json", "Draft202012Validator", "manifest.yml")
     return f"manifest.yml: valid ({len(manifest['applications'])} applications)"
 
 
@@ -218,14 +223,7 @@ def validate_compose(compose: dict) -> str:
     against it are accepted by current Docker Compose too, which reads every
     older specification.
     """
-    import jsonschema
-
-    errors = sorted(jsonschema.Draft201909Validator(_schema("compose-spec.json")).iter_errors(compose),
-                    key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        path = ".".join(str(p) for p in e.path) or "(top)"
-        raise ExportError(f"docker-compose.yml: at {path}: {e.message}")
+    _first_error(compose, "compose-spec.json", "Draft201909Validator", "docker-compose.yml")
     return f"docker-compose.yml: valid ({len(compose['services'])} services)"
 
 
