@@ -68,7 +68,7 @@ def test_solutions_pass_their_checks(tb):
             with_search = with_search.move(module, "search", name="coarse + search")
         ok3 = bool(check("04.split-out", with_search, graph=shop.graph, start=coarse))
         wrong3 = bool(check("04.split-out", with_search.move("order.api", "search"), graph=shop.graph, start=coarse))
-        measured = (await compare_runtime([coarse, with_search], shop.graph, rate=60, requests=60, seed=1))
+        measured = (await compare_runtime([coarse, with_search], shop.graph, rate=120, requests=60, seed=1))
     """)
     assert tb.ref("answer") == "customer.auth"
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False
