@@ -36,7 +36,7 @@ __all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "PERC
 
 PERCENTILES = (50, 90, 95, 99)
 PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
-_EARLY = 0.001  # seconds: how much earlier than due the open loop's timer wakes it
+_EARLY = 0.001  # seconds: how much earlier than due a precise open loop's timer wakes it
 COLUMNS = ["i", "due", "sent", "latency", "status", "error", "ok", "schedule_lag"]
 
 RequestFn = Callable[[Client, int], Awaitable[httpx.Response]]
@@ -209,6 +209,7 @@ async def open_loop(
     headers: dict | None = None,
     progress: bool | None = None,
     label: Callable[[int], str] | None = None,
+    precise: bool = False,
 ) -> LoadRun:
     """Send ``rate`` requests per second for ``duration`` (or ``requests`` in all).
 
@@ -216,7 +217,16 @@ async def open_loop(
     or a client. ``target`` is ``"METHOD URL"`` or an async function
     ``(client, i) -> response`` for requests that differ; ``label(i)``
     names what request *i* is (e.g. the user feature) in a ``label`` column.
-    Request *i* is due at ``i / rate`` seconds and its latency counts from then.
+    Request *i* is due at ``i / rate`` seconds and its latency counts from then;
+    its ``schedule_lag`` says how late it was actually sent.
+
+    The event loop's timers wake up to a millisecond late (epoll counts in
+    whole milliseconds), so requests normally go out up to ~1 ms after they
+    are due. ``precise=True`` wakes a millisecond early and yields to the
+    other tasks until each request is due, for send times within tens of
+    microseconds, at the price of keeping this process busy between
+    requests: leave it off on a shared or rationed CPU (Binder), where a busy
+    process is the first to be descheduled and every timer then runs late.
     """
     send = _request_fn(target, json, headers)
     client = _client_for(source, caller, timeout)
@@ -244,13 +254,14 @@ async def open_loop(
         for i in range(n):
             due = t0 + i / rate
             delay = due - loop.time()
-            if delay > _EARLY:
-                # The event loop's timers wake up to a millisecond late (epoll
-                # counts in whole ms): wake that much early, then yield to the
-                # other tasks until the request is due.
-                await asyncio.sleep(delay - _EARLY)
-            while loop.time() < due:
-                await asyncio.sleep(0)
+            if not precise:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                if delay > _EARLY:
+                    await asyncio.sleep(delay - _EARLY)
+                while loop.time() < due:  # keeps the loop busy: see ``precise``
+                    await asyncio.sleep(0)
             tasks.append(loop.create_task(one(i, due)))
         await asyncio.gather(*tasks)
     finally:

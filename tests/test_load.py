@@ -93,6 +93,18 @@ def test_a_saturated_open_loop_reports_what_it_achieved_and_how_late_it_sent():
     assert (df["schedule_lag"] >= 0).all() and s["schedule_lag_max_ms"] > 0 and s["schedule_lag_p99_ms"] > 0
 
 
+def test_a_precise_open_loop_never_sends_before_a_request_is_due():
+    async def scenario():
+        net = Network(seed=6, name="precise")
+        net.add("echo", echo)
+        async with net:
+            return await open_loop(net, "GET http://echo.svc/ping", rate=500, requests=100, progress=False, precise=True)
+
+    df = run(scenario()).df
+    assert len(df) == 100 and df["ok"].all()
+    assert (df["schedule_lag"] >= 0).all() and df["due"].diff().dropna().round(6).eq(0.002).all()
+
+
 def test_closed_loop_sends_when_due_and_counts_throughput_over_the_span_it_took():
     async def scenario():
         net = Network(seed=5, name="closed-span")
