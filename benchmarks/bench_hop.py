@@ -5,8 +5,10 @@ shop's catalog service). Variants are measured in interleaved rounds and the
 median round is kept, so a noisy neighbour hurts all of them alike. The
 figures printed are ratios measured in this one run; the targets are:
 
-- labsvc in-process hop / httpx ASGITransport through httpx.AsyncClient <= 0.6
-- and, for reference, the same hop against calling the ASGI app directly.
+- labsvc in-process hop / httpx ASGITransport through httpx.AsyncClient <= 0.6;
+- labsvc in-process hop / calling the ASGI app directly <= 1.8 (what the
+  client, the faults check, the timeout, the call log and the log
+  attribution add, with tracing and metrics off, as they are by default).
 
 A process-mode hop (real uvicorn process, real TCP on 127.0.0.1) is measured
 too, to show what the in-process network leaves out.
@@ -84,7 +86,8 @@ async def main() -> None:
     r2 = med["labsvc in-process hop"] / med["direct ASGI call"]
     r3 = med["labsvc process-mode hop (uvicorn, TCP)"] / med["labsvc in-process hop"]
     print(f"ratio: in-process hop / httpx ASGITransport = {r1:.2f} (target <= 0.60) {'OK' if r1 <= 0.6 else 'MISSED'}")
-    print(f"ratio: in-process hop / direct ASGI call = {r2:.2f} (what the network's faults, log and client add)")
+    print(f"ratio: in-process hop / direct ASGI call = {r2:.2f} (target <= 1.80) {'OK' if r2 <= 1.8 else 'MISSED'}"
+          " (what the network's client, faults, timeout and call log add)")
     print(f"ratio: process-mode hop / in-process hop = {r3:.1f} (what real processes and TCP add)")
 
 

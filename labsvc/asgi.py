@@ -7,14 +7,19 @@ extra tasks. The ASGI lifespan protocol (``startup`` / ``shutdown``) is run
 when an instance starts and stops, the way uvicorn runs it, so FastAPI
 ``lifespan`` handlers open and close their resources as they would in
 production. (httpx's own ``ASGITransport`` skips the lifespan.)
+
+:func:`await_within` is the hop's timeout: most in-process calls finish
+without ever waiting, so the timer is armed only when the call first waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+import time
+import types
+from typing import Any, Callable, Coroutine
 
-__all__ = ["ASGIResponse", "call_asgi", "Lifespan", "LifespanError"]
+__all__ = ["ASGIResponse", "call_asgi", "await_within", "Lifespan", "LifespanError"]
 
 ASGIApp = Callable[..., Any]
 
@@ -86,6 +91,41 @@ async def call_asgi(app: ASGIApp, scope: dict, body: bytes = b"") -> ASGIRespons
     if status == 0:
         return ASGIResponse(500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", error)
     return ASGIResponse(status, headers, b"".join(chunks) if len(chunks) != 1 else chunks[0], error)
+
+
+async def await_within(coro: Coroutine, timeout: float, started: float) -> Any:
+    """``await coro``, raising ``TimeoutError`` once ``timeout`` seconds have passed since ``started``.
+
+    ``started`` is a :func:`time.perf_counter` reading. The same as
+    ``async with asyncio.timeout(...): await coro``, except that the timer
+    (a scheduled handle, a cancellation to undo) is armed only if ``coro``
+    waits: a call that completes in one go cannot be interrupted by a timer
+    anyway, since none can fire until it waits. When it does wait, the time
+    already spent counts against ``timeout``.
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    async with asyncio.timeout(timeout - (time.perf_counter() - started)):
+        return await _resume(coro, waiting_on)
+
+
+@types.coroutine
+def _resume(coro: Coroutine, waiting_on: Any):
+    # Hand the task what ``coro`` is waiting on, then carry on as ``await coro``
+    # would: an exception thrown in while waiting (a cancellation, the timeout)
+    # is raised inside ``coro`` where it waits.
+    while True:
+        try:
+            yield waiting_on
+        except BaseException as exc:
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        return (yield from coro)
 
 
 class Lifespan:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json as _json
 import random
+from functools import lru_cache
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
@@ -63,6 +64,16 @@ def parse_traceparent(value: str | None) -> str | None:
     if len(parts) == 4 and len(parts[1]) == 32:
         return parts[1]
     return None
+
+
+@lru_cache(maxsize=4096)
+def _split(url: str) -> tuple[str, str, str, str, str]:
+    # scheme, netloc, host, path, query of an absolute URL. Remembered: a
+    # service calls the same few URLs over and over.
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute URL such as 'http://orders.svc/orders/42'")
+    return parts.scheme, parts.netloc, parts.hostname, parts.path or "/", parts.query
 
 
 class Client:
@@ -114,14 +125,11 @@ class Client:
         """Send one request through the network and return its response."""
         if self.base_url and not url.startswith(("http://", "https://")):
             url = self.base_url + (url if url.startswith("/") else "/" + url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an absolute URL such as 'http://orders.svc/orders/42'")
-        query = parts.query
+        scheme, netloc, host, path, query = _split(url)
         if params:
             extra = urlencode(params, doseq=True)
             query = f"{query}&{extra}" if query else extra
-            url = f"{parts.scheme}://{parts.netloc}{parts.path or '/'}?{query}"
+            url = f"{scheme}://{netloc}{path}?{query}"
         raw = list(self.headers)
         trace_id = self.trace_id
         if headers:
@@ -143,7 +151,7 @@ class Client:
         span = f"{(self._rng or _trace_rng).getrandbits(64):016x}"
         raw.append((b"traceparent", f"00-{trace_id}-{span}-01".encode()))
         out = Outbound(
-            method.upper(), url, parts.hostname, parts.path or "/", query, raw, body,
+            method.upper(), url, host, path, query, raw, body,
             self.timeout if timeout is ... else timeout, self.caller, self.caller_instance, trace_id,
         )
         return await self._hop(out)

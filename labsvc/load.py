@@ -4,6 +4,10 @@
 sent then, whether or not earlier requests have come back; its latency is
 measured from the time it was *due*. When the service stalls, requests pile
 up and their waiting shows in the tail percentiles, as real users would feel.
+The generator itself can fall behind too (a rate higher than this event loop
+can send): each request's ``schedule_lag`` says how late it was sent against
+its due time, and ``throughput_rps`` counts what was achieved, not what was
+offered, so a saturated generator says so in its own summary.
 
 **Closed loop**: ``concurrency`` workers each send a request, wait for the
 reply, then send the next. When the service stalls, the workers stall too and
@@ -32,7 +36,8 @@ __all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "PERC
 
 PERCENTILES = (50, 90, 95, 99)
 PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
-COLUMNS = ["i", "due", "sent", "latency", "status", "error", "ok"]
+_EARLY = 0.001  # seconds: how much earlier than due a precise open loop's timer wakes it
+COLUMNS = ["i", "due", "sent", "latency", "status", "error", "ok", "schedule_lag"]
 
 RequestFn = Callable[[Client, int], Awaitable[httpx.Response]]
 Target = Union[str, RequestFn]
@@ -88,7 +93,12 @@ class LoadRun:
     Columns: ``i``; ``due`` and ``sent`` (seconds from the start of the
     run); ``latency`` (seconds, from due time in open loop, from send time in
     closed loop); ``status`` (0 when no response came back); ``error`` (the
-    exception's class name, or ""); ``ok`` (a 2xx/3xx answer).
+    exception's class name, or ""); ``ok`` (a 2xx/3xx answer);
+    ``schedule_lag`` (seconds, ``sent - due``: how late the generator sent
+    the request; always 0 in closed loop, where a request is due when sent).
+
+    ``rate`` is the offered rate (open loop), ``duration`` the planned
+    length of the run; :meth:`summary` reports what was achieved.
     """
 
     def __init__(self, df: pd.DataFrame, *, kind: str, rate: float | None, duration: float, concurrency: int | None = None) -> None:
@@ -99,8 +109,13 @@ class LoadRun:
         self.concurrency = concurrency
 
     def summary(self) -> pd.Series:
-        """Requests, errors, availability, throughput and latency percentiles (ms)."""
-        s = summarize(self.df, self.duration)
+        """Requests, errors, availability, achieved throughput, schedule lag and latency percentiles (ms).
+
+        See :func:`summarize`. Compare ``throughput_rps`` with :attr:`rate`
+        (what was offered): a run whose generator could not keep up shows a
+        lower throughput and a large ``schedule_lag_p99_ms``.
+        """
+        s = summarize(self.df)
         s.name = self.kind
         return s
 
@@ -121,19 +136,32 @@ class LoadRun:
 
 
 def summarize(df: pd.DataFrame, duration: float | None = None) -> pd.Series:
-    """Summary statistics of a load DataFrame (see :class:`LoadRun`)."""
+    """Summary statistics of a load DataFrame (see :class:`LoadRun`).
+
+    ``throughput_rps`` is the answered-ok requests divided by the span the
+    run actually took, from the first request's due time to the last
+    completion (due + latency). A run that kept up reports about the offered
+    rate; one whose generator or service fell behind reports less, instead of
+    echoing the rate it was asked for. ``schedule_lag_p99_ms`` and
+    ``schedule_lag_max_ms`` say how late requests were sent against their
+    due time (0 in closed loop). ``duration`` is accepted for callers that
+    pass the planned length; it no longer changes any figure.
+    """
     n = len(df)
     out: dict[str, float] = {"requests": float(n)}
     ok = int(df["ok"].sum()) if n else 0
     out["ok"] = float(ok)
     out["errors"] = float(n - ok)
     out["availability"] = ok / n if n else math.nan
-    span = duration if duration and math.isfinite(duration) else (float(df["sent"].max()) if n else 0.0)
-    out["throughput_rps"] = ok / span if span else math.nan
+    span = float((df["due"] + df["latency"]).max() - df["due"].min()) if n else 0.0
+    out["throughput_rps"] = ok / span if span > 0 else math.nan
     lat = df["latency"] if n else pd.Series(dtype=float)
     for p in PERCENTILES:
         out[f"p{p}_ms"] = float(lat.quantile(p / 100.0)) * 1000 if n else math.nan
     out["max_ms"] = float(lat.max()) * 1000 if n else math.nan
+    lag = df["schedule_lag"] if n and "schedule_lag" in df else None
+    out["schedule_lag_p99_ms"] = float(lag.quantile(0.99)) * 1000 if lag is not None else math.nan
+    out["schedule_lag_max_ms"] = float(lag.max()) * 1000 if lag is not None else math.nan
     return pd.Series(out)
 
 
@@ -181,6 +209,7 @@ async def open_loop(
     headers: dict | None = None,
     progress: bool | None = None,
     label: Callable[[int], str] | None = None,
+    precise: bool = False,
 ) -> LoadRun:
     """Send ``rate`` requests per second for ``duration`` (or ``requests`` in all).
 
@@ -188,7 +217,16 @@ async def open_loop(
     or a client. ``target`` is ``"METHOD URL"`` or an async function
     ``(client, i) -> response`` for requests that differ; ``label(i)``
     names what request *i* is (e.g. the user feature) in a ``label`` column.
-    Request *i* is due at ``i / rate`` seconds and its latency counts from then.
+    Request *i* is due at ``i / rate`` seconds and its latency counts from then;
+    its ``schedule_lag`` says how late it was actually sent.
+
+    The event loop's timers wake up to a millisecond late (epoll counts in
+    whole milliseconds), so requests normally go out up to ~1 ms after they
+    are due. ``precise=True`` wakes a millisecond early and yields to the
+    other tasks until each request is due, for send times within tens of
+    microseconds, at the price of keeping this process busy between
+    requests: leave it off on a shared or rationed CPU (Binder), where a busy
+    process is the first to be descheduled and every timer then runs late.
     """
     send = _request_fn(target, json, headers)
     client = _client_for(source, caller, timeout)
@@ -207,7 +245,7 @@ async def open_loop(
         except Exception as exc:  # a failed request is data, not a crash
             error = type(exc).__name__
         end = loop.time()
-        rows[i] = (i, due - t0, sent - t0, end - due, status, error, 200 <= status < 400)
+        rows[i] = (i, due - t0, sent - t0, end - due, status, error, 200 <= status < 400, sent - due)
         if bar is not None:
             bar.update(1)
 
@@ -216,8 +254,14 @@ async def open_loop(
         for i in range(n):
             due = t0 + i / rate
             delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if not precise:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                if delay > _EARLY:
+                    await asyncio.sleep(delay - _EARLY)
+                while loop.time() < due:  # keeps the loop busy: see ``precise``
+                    await asyncio.sleep(0)
             tasks.append(loop.create_task(one(i, due)))
         await asyncio.gather(*tasks)
     finally:
@@ -274,7 +318,7 @@ async def closed_loop(
             except Exception as exc:
                 error = type(exc).__name__
             end = loop.time()
-            rows.append((i, sent - t0, sent - t0, end - sent, status, error, 200 <= status < 400))
+            rows.append((i, sent - t0, sent - t0, end - sent, status, error, 200 <= status < 400, 0.0))
             if bar is not None:
                 bar.update(1)
 

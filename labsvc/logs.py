@@ -31,8 +31,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -51,8 +50,8 @@ Sink = Callable[[dict], None]
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
+class _Where(NamedTuple):
+    # A tuple: made on every in-process hop, so it must be cheap to build.
     service: str
     instance: str
     trace_id: str | None

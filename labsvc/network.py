@@ -40,7 +40,7 @@ import pandas as pd
 from . import logs
 from ._instances import Instance, InstanceContext, Service, _is_factory, _resolve_app  # noqa: F401 - re-exported
 from ._wire import _ASGI_VERSION, INSTANCE_HEADER, ROUTE_HEADER, NetworkResponse, _response  # noqa: F401 - re-exported
-from .asgi import Lifespan, call_asgi
+from .asgi import Lifespan, await_within, call_asgi
 from .balancing import Balancer, RoundRobin
 from .calllog import Call, CallLog
 from .client import DEFAULT_TIMEOUT, Client, NetworkTransport, Outbound, new_trace_id
@@ -545,8 +545,8 @@ class Network:
                 response, route, fault_name = await self._deliver(instance, service, out)
             else:
                 try:
-                    async with asyncio.timeout(out.timeout):
-                        response, route, fault_name = await self._deliver(instance, service, out)
+                    response, route, fault_name = await await_within(
+                        self._deliver(instance, service, out), out.timeout, t_start)
                 except TimeoutError:
                     fault_name = fault_name or self._fault_label(instance, service)
                     raise httpx.ReadTimeout(
@@ -652,7 +652,7 @@ class Network:
             "server": (f"{instance.name}.svc", 80),
             "client": (out.caller_instance, 0),
             "state": dict(instance.lifespan.state) if instance.lifespan is not None else {},
-            "extensions": {"labsvc": InstanceContext(self, instance)},
+            "extensions": {"labsvc": getattr(instance, "_context", None) or _context_of(self, instance)},
         }
         token = logs.bind(instance.service.name, instance.name, out.trace_id, self._log_rows.append)
         app = instance.app if self._observer is None else self._observer.server_app(instance)
@@ -737,6 +737,13 @@ class Network:
     def __repr__(self) -> str:
         state = "started" if self._started else "stopped"
         return f"<Network {self.name!r} {self.mode} {state} services={list(self.services)}>"
+
+
+def _context_of(network: Network, instance: Instance) -> InstanceContext:
+    # One InstanceContext per instance, made on its first request: it only
+    # names the network and the instance, both fixed for the instance's life.
+    context = instance._context = InstanceContext(network, instance)
+    return context
 
 
 def _describe(fault: Fault) -> str:

@@ -98,7 +98,9 @@ def test_binder_environment_runs_the_landing_notebook(tmp_path, capsys):
 
     pins = binder_pip_pins()
     _, timings["pip install pins"] = run(
-        [python, "-m", "pip", "install", "--disable-pip-version-check", *pins],
+        # --no-compile: byte-compiling every installed module is most of an install's
+        # time and checks nothing; the kernel compiles what it imports.
+        [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", *pins],
         env=env, cwd=tmp_path, timeout=1800, what="pip install of binder/environment.yml's pins",
     )
 

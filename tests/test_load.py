@@ -64,13 +64,59 @@ def test_open_loop_schedules_requests_at_the_rate_and_counts_errors():
 
     result = run(scenario())
     df = result.df
-    assert list(df.columns) == ["i", "due", "sent", "latency", "status", "error", "ok"]
+    assert list(df.columns) == ["i", "due", "sent", "latency", "status", "error", "ok", "schedule_lag"]
     assert df["due"].diff().dropna().round(6).eq(0.005).all()
     assert (df["sent"] >= df["due"] - 1e-9).all()
+    assert (df["schedule_lag"] - (df["sent"] - df["due"])).abs().max() < 1e-9
     s = result.summary()
     assert s["requests"] == 100 and s["errors"] == (df["status"] == 503).sum() > 0
     assert s["availability"] == pytest.approx(1 - s["errors"] / 100)
     assert isinstance(result.plot(), Figure)
+
+
+def test_a_saturated_open_loop_reports_what_it_achieved_and_how_late_it_sent():
+    # 1,000 requests offered at a million per second would all be due within
+    # 1 ms; no event loop sends and answers them that fast, so the generator
+    # falls behind. Its summary must say so rather than echo the offered rate.
+    async def scenario():
+        net = Network(seed=4, name="saturated")
+        net.add("echo", echo)
+        async with net:
+            return await open_loop(net, "GET http://echo.svc/ping", rate=1_000_000, requests=1000, progress=False)
+
+    result = run(scenario())
+    df, s = result.df, result.summary()
+    assert s["ok"] == 1000 and result.rate == 1_000_000
+    span = float((df["due"] + df["latency"]).max() - df["due"].min())
+    assert s["throughput_rps"] == pytest.approx(1000 / span)
+    assert s["throughput_rps"] < result.rate
+    assert (df["schedule_lag"] >= 0).all() and s["schedule_lag_max_ms"] > 0 and s["schedule_lag_p99_ms"] > 0
+
+
+def test_a_precise_open_loop_never_sends_before_a_request_is_due():
+    async def scenario():
+        net = Network(seed=6, name="precise")
+        net.add("echo", echo)
+        async with net:
+            return await open_loop(net, "GET http://echo.svc/ping", rate=500, requests=100, progress=False, precise=True)
+
+    df = run(scenario()).df
+    assert len(df) == 100 and df["ok"].all()
+    assert (df["schedule_lag"] >= 0).all() and df["due"].diff().dropna().round(6).eq(0.002).all()
+
+
+def test_closed_loop_sends_when_due_and_counts_throughput_over_the_span_it_took():
+    async def scenario():
+        net = Network(seed=5, name="closed-span")
+        net.add("echo", echo)
+        async with net:
+            return await closed_loop(net, "GET http://echo.svc/ping", concurrency=2, requests=20, progress=False)
+
+    result = run(scenario())
+    s = result.summary()
+    assert (result.df["schedule_lag"] == 0).all() and s["schedule_lag_max_ms"] == 0
+    span = float((result.df["due"] + result.df["latency"]).max() - result.df["due"].min())
+    assert s["throughput_rps"] == pytest.approx(20 / span)
 
 
 def test_closed_loop_with_a_request_budget_and_custom_requests():
@@ -124,6 +170,21 @@ def test_summary_of_an_empty_frame_is_nan_not_an_error():
 
     s = summarize(pd.DataFrame(columns=COLUMNS))
     assert s["requests"] == 0 and pd.isna(s["p99_ms"])
+    assert pd.isna(s["throughput_rps"]) and pd.isna(s["schedule_lag_p99_ms"])
+
+
+def test_throughput_counts_ok_answers_over_first_due_to_last_completion():
+    from labsvc.load import summarize
+
+    # Offered over 1 s, but the last answer came back at 2.5 s: 3 ok answers in 2.5 s.
+    df = pd.DataFrame({
+        "i": [0, 1, 2, 3], "due": [0.0, 0.25, 0.5, 0.75], "sent": [0.0, 0.25, 0.6, 0.75],
+        "latency": [0.1, 0.1, 2.0, 0.2], "status": [200, 200, 200, 503], "error": "",
+        "ok": [True, True, True, False], "schedule_lag": [0.0, 0.0, 0.1, 0.0],
+    })
+    s = summarize(df, duration=1.0)
+    assert s["throughput_rps"] == pytest.approx(3 / 2.5)
+    assert s["schedule_lag_max_ms"] == pytest.approx(100)
 
 
 def test_by_label_summarizes_each_label_in_the_given_order():

@@ -1,20 +1,9 @@
 """Notebook 00 computes what it says it computes, and its exercise solutions pass their checks."""
 
 import pytest
-from testbook import testbook
-
-from pathlib import Path
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "00_start_here.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/00_start_here.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_round_robin_split_the_calls_evenly(tb):

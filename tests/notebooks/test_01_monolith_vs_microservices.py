@@ -1,20 +1,9 @@
 """Notebook 01 measures the trade-offs it claims, and its exercise solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "01_monolith_vs_microservices.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/01_monolith_vs_microservices.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_one_checkout_logs_the_same_lines_from_one_process_or_three_services(tb):

@@ -1,20 +1,9 @@
 """Notebook 02 shows what it claims about subdomains and contexts, and its exercise solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "02_domain_and_bounded_contexts.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/02_domain_and_bounded_contexts.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_the_same_words_mean_different_things_in_different_contexts(tb):

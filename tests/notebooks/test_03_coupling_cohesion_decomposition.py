@@ -1,20 +1,9 @@
 """Notebook 03 measures coupling statically and at run time, and its exercise solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "03_coupling_cohesion_decomposition.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/03_coupling_cohesion_decomposition.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_static_metrics_rank_the_shop_splits(tb):

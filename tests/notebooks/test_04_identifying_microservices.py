@@ -1,20 +1,9 @@
 """Notebook 04 measures the guide's criteria and the nano-service anti-pattern, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "04_identifying_microservices.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/04_identifying_microservices.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_every_employee_request_asks_auth_who_is_calling(tb):
@@ -79,7 +68,7 @@ def test_solutions_pass_their_checks(tb):
             with_search = with_search.move(module, "search", name="coarse + search")
         ok3 = bool(check("04.split-out", with_search, graph=shop.graph, start=coarse))
         wrong3 = bool(check("04.split-out", with_search.move("order.api", "search"), graph=shop.graph, start=coarse))
-        measured = (await compare_runtime([coarse, with_search], shop.graph, rate=60, requests=60, seed=1))
+        measured = (await compare_runtime([coarse, with_search], shop.graph, rate=120, requests=60, seed=1))
     """)
     assert tb.ref("answer") == "customer.auth"
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False

@@ -1,20 +1,9 @@
 """Notebook 05 runs the API-first process it describes, and its exercise solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "05_api_first.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/05_api_first.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_the_contract_is_rendered_with_every_operation(tb):

@@ -1,20 +1,9 @@
 """Notebook 06 measures what it claims about data ownership, CQRS and sagas, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "06_data_per_service_and_cqrs.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/06_data_per_service_and_cqrs.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_each_service_owns_its_database_and_gets_other_data_through_apis(tb):

@@ -1,20 +1,9 @@
 """Notebook 07 measures temporal coupling, redeliveries and dead letters, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "07_sync_and_async_communication.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/07_sync_and_async_communication.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_one_order_each_way_and_the_broker_in_the_call_log(tb):

@@ -1,20 +1,9 @@
 """Notebook 08 measures stale discovery, self-preservation and balancers, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "08_discovery_and_load_balancing.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/08_discovery_and_load_balancing.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_instances_register_themselves_and_the_caller_finds_them(tb):

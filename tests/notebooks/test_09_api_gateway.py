@@ -1,20 +1,9 @@
 """Notebook 09 measures what it claims about the gateway, and its exercise solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "09_api_gateway.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/09_api_gateway.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_routes_by_prefix_and_discovery_skips_the_instance_out_of_service(tb):

@@ -1,20 +1,9 @@
 """Notebook 10 measures breakers, failover, retry storms and fan-out tails, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "10_resilience.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/10_resilience.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def subsequence(wanted, seq) -> bool:
