@@ -1,14 +1,9 @@
 """Notebook 11 traces a checkout across six services, compares bucket and exact p95, and pages on its incident."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
+# tb: notebooks/11_observability.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 CHECKOUT_TREE = [
     ("users client POST", "web server POST /orders"),
@@ -23,12 +18,6 @@ CHECKOUT_TREE = [
     ("orders server POST /orders", "orders client POST"),
     ("orders client POST", "delivery server POST /deliveries"),
 ]
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "11_observability.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
 
 
 def test_the_checkout_trace_is_one_tree_across_six_services(tb):

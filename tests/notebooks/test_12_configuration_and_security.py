@@ -1,20 +1,9 @@
 """Notebook 12 refreshes configuration live, refuses bad tokens by reason, rotates keys, and its solutions pass."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "12_configuration_and_security.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/12_configuration_and_security.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_precedence_and_environment_decide_the_values(tb):

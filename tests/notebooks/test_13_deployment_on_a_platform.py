@@ -1,20 +1,9 @@
 """Notebook 13 pushes, heals, autoscales, rolls out, restarts a batch job and exports; its solutions pass."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "13_deployment_on_a_platform.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/13_deployment_on_a_platform.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_one_app_scales_while_the_other_is_stopped(tb):

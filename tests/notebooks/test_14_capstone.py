@@ -1,20 +1,9 @@
 """Notebook 14 runs the whole system through five chaos experiments, and its solutions pass their checks."""
 
-from pathlib import Path
-
 import pytest
-from testbook import testbook
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-TIMEOUT = 120  # seconds per cell, far above what each should take
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tb():
-    with testbook(NOTEBOOKS / "14_capstone.ipynb", execute=True, timeout=TIMEOUT) as tb:
-        yield tb
+# tb: notebooks/14_capstone.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
 def test_one_checkout_crosses_the_saga_and_reaches_history_and_delivery(tb):
