@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 __all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment",
-           "set_language", "language", "LANGUAGES"]
+           "set_language", "language", "LANGUAGES", "is_number"]
 
 EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
 
@@ -87,6 +87,11 @@ class CheckResult:
         color, mark = ("#2a9d8f" if self.ok else "#e76f51"), self._mark()
         return (f'<div style="border-left:4px solid {color};padding:4px 8px;margin:4px 0">'
                 f"<b>{mark}</b> ({html.escape(self.exercise)}): {html.escape(self.message)}</div>")
+
+
+def is_number(answer: Any) -> bool:
+    """Whether a learner's answer is a number (an int or a float, but not True/False, which Python counts as ints)."""
+    return not isinstance(answer, bool) and isinstance(answer, (int, float))
 
 
 def exercise(exercise_id: str) -> Callable[[Callable[..., Feedback]], Callable[..., Feedback]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from typing import Any, Awaitable, Callable, Union
 
 import httpx

@@ -31,7 +31,7 @@ import atexit
 import random
 import re
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 from urllib.parse import unquote
 
 import httpx

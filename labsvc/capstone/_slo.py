@@ -5,7 +5,9 @@ An SLO says what share of a journey's requests must be *good*: served
 faster than a threshold. Its **error budget** is the share that may be bad
 (1 - target): an SLO of 99 % over 1,000 requests allows 10 bad ones. An
 experiment *spends* budget when its requests are bad; spending more than
-100 % of it means the journey missed its SLO over that run.
+100 % of it means the journey missed its SLO over that run. The budget
+arithmetic is notebook 11's (:func:`labsvc.observability.error_budget`);
+what this module adds is which requests of a journey count as good.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ConfigurationError
+from ..observability import SLO as _Objective
+from ..observability import error_budget
 from ..plots import COLORS
 
 __all__ = ["SLO", "SLOS", "slo_report", "plot_slo_report"]
@@ -40,6 +44,11 @@ class SLO:
     def name(self) -> str:
         kind = f"latency < {self.latency_ms:g} ms" if self.latency_ms is not None else "availability"
         return f"{self.journey} {kind} {self.target:.1%}"
+
+    @property
+    def objective(self) -> _Objective:
+        """The same promise as notebook 11's :class:`labsvc.observability.SLO` (for its budget arithmetic)."""
+        return _Objective(self.name, self.target)
 
     def good(self, traffic: pd.DataFrame) -> pd.Series:
         """Which of ``traffic``'s rows of this journey are good events."""
@@ -70,13 +79,13 @@ def slo_report(reports: dict, slos=SLOS) -> pd.DataFrame:
         traffic = report if isinstance(report, pd.DataFrame) else report.traffic
         for slo in slos:
             good = slo.good(traffic)
-            n, bad = len(good), int((~good).sum())
-            allowed = (1 - slo.target) * n
+            budget = error_budget(slo.objective, good.tolist())
+            n, bad = budget["events"], budget["bad"]
             rows.append({"run": run, "slo": slo.name, "journey": slo.journey, "requests": n,
                          "good_share": float(good.mean()) if n else math.nan, "target": slo.target,
-                         "bad": bad, "budget_allowed": allowed,
-                         "budget_spent": bad / allowed if allowed else math.nan,
-                         "met": bool(n) and bad <= allowed})
+                         "bad": bad, "budget_allowed": budget["allowed_bad"],
+                         "budget_spent": budget["budget_consumed"],
+                         "met": bool(n) and bad <= budget["allowed_bad"]})
     return pd.DataFrame(rows)
 
 

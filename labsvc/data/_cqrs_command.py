@@ -10,7 +10,6 @@ import itertools
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from pydantic import BaseModel, Field as PydanticField
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, func, select

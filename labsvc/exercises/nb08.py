@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..course import Feedback, exercise
+from ..course import Feedback, exercise, is_number
 
 
 @exercise("08.stale-bound")
@@ -14,7 +14,7 @@ def stale_bound(answer, lab) -> Feedback:
         return Feedback(False, "pass the DiscoveryLab you built: check(..., lab=crash_lab)",
                         ko="직접 만든 DiscoveryLab을 넘겨주세요: check(..., lab=crash_lab)")
     truth = registry.lease_duration + registry.eviction_interval + client.refresh_interval
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isclose(answer, truth):
+    if not is_number(answer) or not math.isclose(answer, truth):
         return Feedback(False, "add up three waits: the lease running out without heartbeats, the eviction task "
                                "getting round to it, and the client's cache refreshing",
                         ko="세 가지 대기 시간을 더하세요. 하트비트 없이 리스가 만료되는 시간, 퇴출 작업이 그 인스턴스를 "
@@ -65,7 +65,7 @@ def join_delay(answer, result) -> Feedback:
         return Feedback(False, f"{join['instance']} never got a request: run the load longer after the join",
                         ko=f"{join['instance']}은(는) 요청을 하나도 받지 못했습니다. 합류 뒤에 부하를 더 오래 돌리세요")
     truth = (float(served["time"].min()) - float(join["time"])) * result.scale
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isclose(answer, truth, rel_tol=0.02,
+    if not is_number(answer) or not math.isclose(answer, truth, rel_tol=0.02,
                                                                                              abs_tol=0.5):
         return Feedback(False, "subtract the join event's time from the time of the first request the new instance "
                                "answered, and multiply by result.scale to get registry seconds",
@@ -85,7 +85,7 @@ def ewma_share(answer, table) -> Feedback:
                         ko="balancer_experiment('ewma', ...)가 돌려주는 두 값 중 첫 번째인 인스턴스별 표를 넘겨주세요")
     slow = table.iloc[-1]  # the last instance is the slow one
     truth = float(slow["share"])
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isclose(answer, truth,
+    if not is_number(answer) or not math.isclose(answer, truth,
                                                                                              abs_tol=1e-9):
         return Feedback(False, f"read the 'share' of {slow['instance']} (the slow instance) in the table",
                         ko=f"표에서 {slow['instance']}(느린 인스턴스)의 'share'를 읽으세요")

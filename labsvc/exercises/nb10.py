@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from ..course import Feedback, exercise
+from ..course import Feedback, exercise, is_number
 
 
 @exercise("10.breaker-states")
@@ -41,7 +41,7 @@ def amplification(answer, result) -> Feedback:
                         ko=f"이것은 {result.policy!r} 정책의 폭풍입니다. retry_storm('naive', ...)를 실행해서 그 결과를 "
                            f"넘겨주세요")
     truth = int((calls["callee"] == "c").sum()) / user_requests
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isclose(answer, truth):
+    if not is_number(answer) or not math.isclose(answer, truth):
         return Feedback(False, "count the rows of result.calls whose callee is 'c' and divide by the number of "
                                "user requests (result.user_requests)",
                         ko="result.calls에서 callee가 'c'인 행을 세고, 사용자 요청 수(result.user_requests)로 "
@@ -59,7 +59,7 @@ FANOUT_N = 50
 @exercise("10.fanout")
 def fanout(answer) -> Feedback:
     truth = 1 - (1 - FANOUT_P_SLOW) ** FANOUT_N
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isclose(answer, truth,
+    if not is_number(answer) or not math.isclose(answer, truth,
                                                                                              abs_tol=0.005):
         return Feedback(False, "a request is fast only if all 50 backends are fast: what is the chance of that, "
                                "and of its opposite?",

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from ..course import Feedback, exercise
+from ..course import Feedback, exercise, is_number
 from ..observability import exact_quantile, leaf_spans, since_start_quantile, trace_spans
 
 
@@ -55,7 +55,7 @@ def promql_quantile(answer, samples: pd.DataFrame, calls: pd.DataFrame | None = 
         return Feedback(False, "pass the scraped samples: check(..., samples=run.samples, calls=run.calls)",
                         ko="수집한 샘플을 넘기세요: check(..., samples=run.samples, calls=run.calls)")
     truth = since_start_quantile(samples, PROMQL_Q, service=PROMQL_SERVICE, route=PROMQL_ROUTE)
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or math.isnan(float(answer)):
+    if not is_number(answer) or math.isnan(float(answer)):
         return Feedback(False, "answer with a number of seconds, the result of histogram_quantile(0.99, buckets)",
                         ko="histogram_quantile(0.99, buckets)의 결과인 초 단위 숫자로 답하세요")
     if math.isclose(answer, truth, rel_tol=1e-6, abs_tol=1e-12):

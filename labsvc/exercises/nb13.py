@@ -6,17 +6,13 @@ import math
 
 import pandas as pd
 
-from ..course import Feedback, exercise
+from ..course import Feedback, exercise, is_number
 from ..platform import CrashLoopBackOff, HorizontalPodAutoscaler, desired_replicas
 
 # The HPA question's numbers: 8 instances at 45 requests/s each, target 20, at most 20 instances.
 HPA_CURRENT, HPA_METRIC, HPA_TARGET, HPA_MAX = 8, 45, 20, 20
 # The back-off question: the delay before the restart that follows the 6th crash in a row.
 BACKOFF_CRASHES = 6
-
-
-def _number(answer) -> bool:
-    return not isinstance(answer, bool) and isinstance(answer, (int, float))
 
 
 @exercise("13.hpa-first-sync")
@@ -26,7 +22,7 @@ def hpa_first_sync(answer) -> Feedback:
     hpa = HorizontalPodAutoscaler(target=HPA_TARGET, min_replicas=1, max_replicas=HPA_MAX, clock=FakeClock())
     truth = hpa.reconcile(HPA_CURRENT, HPA_METRIC)
     formula = desired_replicas(HPA_CURRENT, HPA_METRIC, HPA_TARGET)
-    if not _number(answer):
+    if not is_number(answer):
         return Feedback(False, "answer with a number of instances", ko="인스턴스 개수(숫자)로 답하세요")
     if answer == formula:
         return Feedback(False, f"{formula} is what the formula asks for; one sync may add at most the larger of "
@@ -48,7 +44,7 @@ def backoff(answer) -> Feedback:
     b = CrashLoopBackOff()
     delays = [b.next_delay() for _ in range(BACKOFF_CRASHES)]
     truth = delays[-1]
-    if not _number(answer):
+    if not is_number(answer):
         return Feedback(False, "answer with a number of seconds", ko="초 단위 숫자로 답하세요")
     if math.isclose(answer, 10 * 2 ** (BACKOFF_CRASHES - 1)):
         return Feedback(False, "the doubling does not go on for ever: Kubernetes caps the back-off",
@@ -72,7 +68,7 @@ def canary_share(answer, run) -> Feedback:
         return Feedback(False, "this run was not rolled back; pass the run of the bad canary",
                         ko="이 실행은 롤백되지 않았습니다. 잘못된 canary의 실행 결과를 넘기세요")
     truth = float((~load["ok"]).mean())
-    if not _number(answer) or not math.isclose(answer, truth, abs_tol=1e-9):
+    if not is_number(answer) or not math.isclose(answer, truth, abs_tol=1e-9):
         return Feedback(False, "count the rows of run.load whose ok is False and divide by the number of rows",
                         ko="run.load에서 ok가 False인 행의 수를 전체 행 수로 나누세요")
     weight = float(run.steps["weight"].max())

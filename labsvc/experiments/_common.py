@@ -8,11 +8,10 @@ one time axis, and lets a service find out which instance it is.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from ..clock import Clock, parse_duration
+from ..clock import Clock, ScaledClock, parse_duration  # noqa: F401 - ScaledClock re-exported
 from ..errors import ConfigurationError
 from ..network import Network
 
@@ -51,47 +50,6 @@ class NetworkClock:
 
     def __repr__(self) -> str:
         return f"NetworkClock({self.net.name!r})"
-
-
-class ScaledClock:
-    """Time that runs ``scale`` times faster than ``base`` (real time by default).
-
-    Eureka's timers are tens of seconds; a notebook cell should take a few.
-    With ``scale=100`` a 30 s heartbeat interval passes in 0.3 real seconds,
-    so the registry keeps Eureka's numbers and the experiment stays short.
-    ``now()`` is in *scaled* seconds; ``sleep(30)`` waits 30 scaled seconds.
-
-    >>> clock = ScaledClock(scale=100)
-    >>> clock.scale
-    100.0
-    """
-
-    def __init__(self, base: Clock | None = None, *, scale: float = 100.0) -> None:
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-            raise ConfigurationError(f"scale={scale!r} must be a positive number, e.g. 100 (100x faster than real time)")
-        self.base = base
-        self.scale = float(scale)
-        self._t0 = base.now() if base is not None else time.monotonic()
-
-    def _base_now(self) -> float:
-        return self.base.now() if self.base is not None else time.monotonic()
-
-    def now(self) -> float:
-        """Scaled seconds: the base clock's time (or real time since creation) times ``scale``."""
-        if self.base is not None:
-            return self._base_now() * self.scale  # keep the base's origin: one time axis
-        return (self._base_now() - self._t0) * self.scale
-
-    def real(self, scaled_seconds: float) -> float:
-        """How many base seconds ``scaled_seconds`` take."""
-        return scaled_seconds / self.scale
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` scaled seconds, that is ``seconds / scale`` real ones."""
-        await asyncio.sleep(max(0.0, seconds) / self.scale)
-
-    def __repr__(self) -> str:
-        return f"ScaledClock(scale={self.scale:g})"
 
 
 def instance_of(net: Network, service: str, app: Any) -> str:

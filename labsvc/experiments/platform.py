@@ -150,7 +150,7 @@ async def autoscale_experiment(*, ramp: tuple[tuple[float, float], ...] = ((0.8,
     clock runs ``speed`` times faster than real time (15 s sync = 0.125 s real
     at speed 120, the 300 s scale-down window = 2.5 s real).
     """
-    clock = ScaledClock(speed)
+    clock = ScaledClock(scale=speed)
     net = Network(seed=seed, name=name)
     platform = Platform(net, clock=clock)
     async with net:
@@ -230,7 +230,7 @@ async def rollout_experiment(strategy: str, *, retry: bool = True, rate: float =
     if strategy not in STRATEGIES:
         raise KeyError(f"strategy {strategy!r} is not known; use one of {list(STRATEGIES)}")
     net = Network(seed=seed, name=name or f"nb13-{strategy.split()[0]}")
-    platform = Platform(net, clock=ScaledClock(speed=50))
+    platform = Platform(net, clock=ScaledClock(scale=50))
     version = "v3" if strategy.startswith("canary") else "v2"
     async with net:
         await platform.push({"name": "web", "app": APPS["v1"], "instances": replicas,

@@ -24,7 +24,7 @@ All of it is off until ``net.observe()`` switches it on for one network
 holds notebook 11's experiments and :mod:`~labsvc.observability.plots` its plots.
 """
 
-from ._checkout import CHECKOUT, STEADY_LATENCY, ObservedRun, incident_run, observed_shop, one_checkout
+from ._checkout import CHECKOUT, CHECKOUT_TREE, STEADY_LATENCY, ObservedRun, incident_run, observed_shop, one_checkout
 from ._logquery import LEVELS, query_logs, trace_of
 from ._metrics import LATENCY_BUCKETS, METRICS_PATH, RedMetrics, status_class
 from ._observer import ENV_OBSERVE, ENV_SPANS, Observer, child_observability
@@ -38,7 +38,7 @@ from ._tracing import (
 from .plots import plot_burn_rates, plot_quantiles, plot_red, plot_waterfall
 
 __all__ = [
-    "CHECKOUT", "STEADY_LATENCY", "ObservedRun", "incident_run", "observed_shop", "one_checkout",
+    "CHECKOUT", "CHECKOUT_TREE", "STEADY_LATENCY", "ObservedRun", "incident_run", "observed_shop", "one_checkout",
     "LEVELS", "query_logs", "trace_of",
     "LATENCY_BUCKETS", "METRICS_PATH", "RedMetrics", "status_class",
     "ENV_OBSERVE", "ENV_SPANS", "Observer", "child_observability",

@@ -25,10 +25,26 @@ from ..network import Network
 from ..shop import build_shop
 from ._scrape import Scraper
 
-__all__ = ["observed_shop", "one_checkout", "incident_run", "ObservedRun", "CHECKOUT", "STEADY_LATENCY"]
+__all__ = ["observed_shop", "one_checkout", "incident_run", "ObservedRun", "CHECKOUT", "CHECKOUT_TREE",
+           "STEADY_LATENCY"]
 
 #: What a user sends to check out.
 CHECKOUT = ("POST", "http://web.svc/orders")
+#: The parent -> child span edges of one checkout's trace (:func:`~labsvc.observability.span_tree`):
+#: users -> web -> orders -> {catalog, inventory, payment, delivery}, each hop a client span and a server span.
+CHECKOUT_TREE = [
+    ("users client POST", "web server POST /orders"),
+    ("web server POST /orders", "web client POST"),
+    ("web client POST", "orders server POST /orders"),
+    ("orders server POST /orders", "orders client GET"),
+    ("orders client GET", "catalog server GET /products/{product_id}"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "inventory server POST /reservations"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "payment server POST /charges"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "delivery server POST /deliveries"),
+]
 #: The inventory's everyday latency (its database, say): a median of 2 ms with a long tail.
 STEADY_LATENCY = LogNormal("2ms", 0.6)
 

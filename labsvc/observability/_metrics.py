@@ -25,6 +25,8 @@ from typing import Any, Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from ._status import StatusWatch
+
 __all__ = ["RedMetrics", "LATENCY_BUCKETS", "METRICS_PATH", "status_class"]
 
 #: Upper bounds (seconds) of the duration buckets: Prometheus's defaults, extended down to 1 ms for in-process hops.
@@ -70,22 +72,15 @@ class RedMetrics:
                 (b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
-        status = 0
-
-        async def send_status(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send)
         t0 = self.timer()
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, watch)
         finally:
             elapsed = self.timer() - t0
             route = getattr(scope.get("route"), "path", "") or UNMATCHED
             method = scope.get("method", "GET")
-            code = status or 500  # an app that raised before answering: the server answers 500
+            code = watch.status or 500  # an app that raised before answering: the server answers 500
             cls = status_class(code)
             self.requests.labels(route, method, cls).inc()
             self.duration.labels(route, method, cls).observe(elapsed)

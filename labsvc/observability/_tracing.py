@@ -51,6 +51,8 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from ._status import StatusWatch
+
 __all__ = [
     "Tracing", "ServerSpans", "FileSpanExporter", "SPAN_COLUMNS", "UNTRACED_PATHS", "otlp_requested",
     "span_row", "span_frame",
@@ -325,17 +327,10 @@ class ServerSpans:
             "server.address": host.split(":")[0], "client.address": str(client[0]),
             "network.protocol.version": scope.get("http_version", "1.1"),
         })
-        status = 0
-
-        async def send_status(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, watch)
         except BaseException as exc:
             span.set_attribute("error.type", type(exc).__name__)
             span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
@@ -346,6 +341,7 @@ class ServerSpans:
             if route:
                 span.set_attribute("http.route", route)
                 span.update_name(f"{method} {route}")
+            status = watch.status
             if status:
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:

@@ -35,7 +35,7 @@ from ._manifest import AppManifest, Autoscaling, ManifestError
 from ._metrics import PROBE_CALLER, CallRateMetric
 from ._probes import Probe, ProbeTracker
 from ._rollout import BlueGreen, Canary, CanaryStep, Recreate, RollingUpdate, RolloutResult, surge_and_unavailable
-from ._scaledclock import ScaledClock
+from ..clock import ScaledClock
 
 __all__ = [
     "AppManifest", "Autoscaling", "ManifestError", "Probe", "ProbeTracker", "CrashLoopBackOff",

@@ -39,7 +39,6 @@ from ._hpa import SYNC_PERIOD, HorizontalPodAutoscaler
 from ._manifest import AppManifest, ManifestError
 from ._metrics import PROBE_CALLER, CallRateMetric
 from ._probes import ProbeTracker
-from ._scaledclock import ScaledClock
 
 __all__ = ["Platform", "App", "Pod"]
 

@@ -2,22 +2,10 @@
 
 import pytest
 
+from labsvc.observability import CHECKOUT_TREE
+
 pytestmark = pytest.mark.slow
 # tb: notebooks/11_observability.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
-
-CHECKOUT_TREE = [
-    ("users client POST", "web server POST /orders"),
-    ("web server POST /orders", "web client POST"),
-    ("web client POST", "orders server POST /orders"),
-    ("orders server POST /orders", "orders client GET"),
-    ("orders client GET", "catalog server GET /products/{product_id}"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "inventory server POST /reservations"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "payment server POST /charges"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "delivery server POST /deliveries"),
-]
 
 
 def test_the_checkout_trace_is_one_tree_across_six_services(tb):

@@ -12,28 +12,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from labsvc import Network
 from labsvc.errors import ConfigurationError, NetworkStateError
 from labsvc.observability import (
-    Tracing, observed_shop, one_checkout, otlp_requested, span_tree, trace_spans, waterfall_order, leaf_spans,
-    self_time, plot_waterfall,
+    CHECKOUT_TREE, Tracing, leaf_spans, observed_shop, one_checkout, otlp_requested, plot_waterfall, self_time,
+    span_tree, trace_spans, waterfall_order,
 )
 
 import netapps
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
-
-# The checkout's tree: users -> web -> orders -> {catalog, inventory, payment, delivery}.
-CHECKOUT_TREE = [
-    ("users client POST", "web server POST /orders"),
-    ("web server POST /orders", "web client POST"),
-    ("web client POST", "orders server POST /orders"),
-    ("orders server POST /orders", "orders client GET"),
-    ("orders client GET", "catalog server GET /products/{product_id}"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "inventory server POST /reservations"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "payment server POST /charges"),
-    ("orders server POST /orders", "orders client POST"),
-    ("orders client POST", "delivery server POST /deliveries"),
-]
 
 
 @pytest.fixture(params=MODES)

@@ -83,7 +83,7 @@ def test_failed_readiness_takes_an_instance_out_of_the_balancer_and_liveness_res
         platform = Platform(net, clock=clock)
         probes = {"readiness": {"path": "/ready", "period": 10}, "liveness": {"path": "/health", "period": 10}}
         async with net:
-            app = await platform.push(manifest(instances=2, probes=probes))
+            await platform.push(manifest(instances=2, probes=probes))
             await platform.tick()
             net.instance("web-2").app.state.ready = False   # web-2 says it cannot take traffic
             for _ in range(3):                              # three failed readiness probes

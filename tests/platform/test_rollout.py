@@ -26,7 +26,7 @@ async def retry_once(client, i):
 def run_rollout(strategy, new_app, version, *, retry=True, replicas=4, name="rollout"):
     async def scenario():
         net = Network(seed=5, name=name)
-        platform = Platform(net, clock=ScaledClock(speed=50))   # a 1 s step takes 20 ms
+        platform = Platform(net, clock=ScaledClock(scale=50))   # a 1 s step takes 20 ms
         async with net:
             await platform.push({"name": "web", "app": "platapps:web_v1", "instances": replicas,
                                  "probes": {"readiness": {"path": "/ready"}}})
@@ -101,7 +101,7 @@ def test_a_good_canary_is_promoted():
 def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_can_run_alongside():
     async def scenario():
         net = Network(seed=5, name="after-rollback")
-        platform = Platform(net, clock=ScaledClock(speed=50))
+        platform = Platform(net, clock=ScaledClock(scale=50))
         async with net:
             await platform.push({"name": "web", "app": "platapps:web_v1", "instances": 2,
                                  "probes": {"readiness": {"path": "/ready"}}})
