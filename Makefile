@@ -3,6 +3,7 @@
 #   make test   package tests, every notebook (twice, with its testbook checks), Korean notebooks (nbval), Binder and browser checks
 #   make check  the fast tier while you work: package tests only, no notebook, nothing marked slow
 #   make bench  print the benchmark ratios
+#   make compose-test  the exported capstone, run for real under Docker Compose (needs a Docker engine; else it says so)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -61,3 +62,16 @@ clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .bench
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
+
+# The capstone's export run for real under Docker Compose and checked end to end
+# (docker/compose_test.py): builds the image (on a local Debian base image when no
+# registry is reachable), brings the system up, runs the journeys, crashes, a pause and
+# a real `chaos run`, then removes everything it made. Where no Docker engine runs or
+# can be started, it prints one line and checks nothing.
+.PHONY: compose-test base-image
+compose-test: install
+	$(BIN)/python docker/compose_test.py $(COMPOSE_TEST_ARGS)
+
+# The local base image alone (Debian's python3 via debootstrap; reused once built).
+base-image:
+	bash docker/base-image.sh

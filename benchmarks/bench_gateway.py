@@ -28,7 +28,7 @@ import statistics
 
 from labsvc import Network
 from labsvc.gateway import gateway_app
-from labsvc.security import TokenIssuer
+from labsvc.auth.jwt_tokens import TokenIssuer
 from labsvc.shop.services import catalog_app
 
 from _timing import per_call  # benchmarks/_timing.py (scripts run from this folder)
@@ -40,7 +40,7 @@ TARGET = 2.5
 
 
 def build(name: str, auth=None) -> Network:
-    net = Network(seed=0, name=f"bench-gateway-{name}")
+    net = Network(seed=0, name=f"bench-gateway-{name}", time="real")
     net.add("catalog", catalog_app)
     net.add("gateway", gateway_app({"/catalog": "catalog"}, auth=auth))
     return net

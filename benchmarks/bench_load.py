@@ -27,7 +27,7 @@ import asyncio
 import math
 
 from labsvc import Network, open_loop
-from labsvc.service import create_service
+from labsvc.core.service import create_service
 
 LOW, HIGH = 250.0, 64_000.0  # requests per second
 STEPS = 8
@@ -55,7 +55,7 @@ async def trial(net: Network, rate: float, precise: bool = True) -> dict:
 
 
 async def main() -> None:
-    net = Network(seed=0, name="bench-load")
+    net = Network(seed=0, name="bench-load", time="real")
     net.add("ping", ping_app)
     rows = []
     async with net:

@@ -1,8 +1,8 @@
-"""``python -m labsvc serve module:attr`` (see :mod:`labsvc.serve`)."""
+"""``python -m labsvc serve module:attr`` (see :mod:`labsvc.core.serve`)."""
 
 import sys
 
-from .serve import main
+from labsvc.core.serve import main
 
 if __name__ == "__main__":
     sys.exit(main())

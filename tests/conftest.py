@@ -13,6 +13,7 @@ testbook file uses it: ``tests/notebooks/conftest.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 CELL_TIMEOUT = 300  # seconds per cell, as nbval runs them in `make test`
 PASSES = 2
+
+
+@pytest.fixture(autouse=True)
+def network_time(request):
+    """In-process networks run on simulated time, as in the notebooks, unless the test is marked ``realtime``.
+
+    A ``realtime`` test keeps the wall clock for every network it builds without naming a time
+    (``labsvc.core.simtime.DEFAULT_TIME``): it measures real costs, or was written as a real-time test.
+    """
+    from labsvc.core.simtime import DEFAULT_TIME
+
+    token = DEFAULT_TIME.set("real" if request.node.get_closest_marker("realtime") else "simulated")
+    yield
+    DEFAULT_TIME.reset(token)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +62,8 @@ class NotebookRun:
     path: Path
     failures: list[str | None] = field(default_factory=list)
     client: object | None = None
+    glued: dict[str, str] = field(default_factory=dict)  # labsvc.course.glue.GLUED after the last pass
+    outputs: list[dict[str, str]] = field(default_factory=list)  # per pass: cell id -> its text outputs
 
     @property
     def ok(self) -> bool:
@@ -62,6 +79,22 @@ class NotebookRun:
         client, self.client = self.client, None
         if client is not None:
             client._cleanup_kernel()
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def cell_text(cell) -> str:
+    """What a learner reads in a cell's outputs (text, HTML, streams), object addresses aside; images left out."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        for kind in ("text/plain", "text/html"):
+            value = out.get("data", {}).get(kind)
+            if value is not None:
+                parts.append(value if isinstance(value, str) else "".join(value))
+    return _ADDRESS.sub(" at 0x…", "\n".join(parts))
 
 
 def _first_line(text: str) -> str:
@@ -109,12 +142,15 @@ class NotebookRuns:
             run.client = client
             for _ in range(PASSES):
                 failure = None
+                texts: dict[str, str] = {}
+                run.outputs.append(texts)
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
                         continue
                     try:
                         # nbclient's own method (testbook's takes a cell index, not a cell)
                         NotebookClient.execute_cell(client, cell, index)
+                        texts[cell.get("id", str(index))] = cell_text(cell)
                     except CellExecutionError as exc:
                         failure = f"cell {index} failed: {_first_line(exc)}\n{str(exc)[-4000:]}"
                         break
@@ -124,6 +160,8 @@ class NotebookRuns:
                 run.failures.append(failure)
                 if failure is not None:
                     break
+            if run.ok:
+                run.glued = client.value("dict(__import__('labsvc.course.glue', fromlist=['GLUED']).GLUED)")
         return run
 
 

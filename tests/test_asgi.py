@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from labsvc.asgi import await_within
+from labsvc.core.asgi import await_within
+from labsvc.core import simtime
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 def test_a_call_that_never_waits_returns_its_value_without_a_timer():

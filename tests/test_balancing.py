@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from labsvc.balancing import (
+from labsvc.discovery.balancing import (
     BALANCERS,
     Balancer,
     EwmaLatency,
@@ -17,7 +17,7 @@ from labsvc.balancing import (
     RoundRobin,
     make_balancer,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 FIVE = [f"catalog-{i}" for i in range(1, 6)]
 
@@ -167,7 +167,7 @@ def test_make_balancer_rejects_anything_else_listing_the_valid_names(bad):
 def test_docstring_examples_run():
     import doctest
 
-    import labsvc.balancing
+    import labsvc.discovery.balancing
 
-    result = doctest.testmod(labsvc.balancing)
+    result = doctest.testmod(labsvc.discovery.balancing)
     assert result.failed == 0 and result.attempted > 0

@@ -11,16 +11,17 @@ import httpx
 import pytest
 
 import labsvc
-from labsvc.asgi import Lifespan, LifespanError, call_asgi
-from labsvc.clock import FakeClock, parse_duration
-from labsvc.errors import ConfigurationError
-from labsvc.faults import Exponential, Fault, Fixed, LogNormal, Normal, Uniform, as_latency
-from labsvc.problems import Problem, problem
-from labsvc.service import create_service, set_ready
+from labsvc.core.asgi import Lifespan, LifespanError, call_asgi
+from labsvc.core.clock import FakeClock, parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.faults import Exponential, Fault, Fixed, LogNormal, Normal, Uniform, as_latency
+from labsvc.core.problems import Problem, problem
+from labsvc.core.service import create_service, set_ready
+from labsvc.core import simtime
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 # ---------------------------------------------------------------- durations and faults
@@ -112,7 +113,7 @@ def make_app():
     app = create_service("echo")
 
     @app.post("/echo")
-    async def echo(body: dict, request: labsvc.service.Request):
+    async def echo(body: dict, request: labsvc.core.service.Request):
         return {"body": body, "q": request.query_params.get("q"), "trace": request.headers.get("traceparent")}
 
     @app.get("/crash")

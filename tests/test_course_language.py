@@ -5,7 +5,7 @@ A Korean notebook's first cell calls ``set_language("ko")``; from then on
 its ``ko=`` text. Three kinds of test:
 
 - behaviour: real checkers answered right and wrong, in "en" and in "ko";
-- a static scan of ``labsvc/exercises/*.py`` (and ``labsvc/course.py``): every
+- a static scan of ``labsvc/course/exercises/*.py`` (and ``labsvc/course/__init__.py``): every
   ``Feedback(...)`` call carries a Korean ``ko=`` text, reported by file and line;
 - the Korean landing notebook's first cell is what switches the language.
 """
@@ -21,11 +21,11 @@ import pytest
 
 from labsvc import course
 from labsvc.course import check, set_language
-from labsvc.translations import LANGUAGE_CELL
+from labsvc.course.translations import LANGUAGE_CELL
 
 ROOT = Path(__file__).resolve().parents[1]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-FEEDBACK_SOURCES = sorted((ROOT / "labsvc" / "exercises").glob("nb*.py")) + [ROOT / "labsvc" / "course.py"]
+FEEDBACK_SOURCES = sorted((ROOT / "labsvc" / "course" / "exercises").glob("nb*.py")) + [ROOT / "labsvc" / "course" / "__init__.py"]
 
 
 @pytest.fixture(autouse=True)

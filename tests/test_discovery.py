@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.discovery import (
     DEFAULT_EVICTION_INTERVAL,
     DEFAULT_LEASE_DURATION,
@@ -26,8 +26,9 @@ from labsvc.discovery import (
     ServiceRegistry,
     registry_app,
 )
-from labsvc.errors import ConfigurationError, UnknownInstanceError
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.errors import ConfigurationError, UnknownInstanceError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 NAMES = [f"catalog-{i}" for i in range(10)]
 
@@ -356,7 +357,7 @@ def test_http_register_heartbeat_lookup_cancel():
             await http.get("/status")
             assert registry.instances()["instance"].tolist() == []
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_http_errors_are_problem_documents():
@@ -375,7 +376,7 @@ def test_http_errors_are_problem_documents():
             assert_problem(await http.put("/services/catalog/instances/c-1/status", json={"status": "MAYBE"}), 422)
             assert_problem(await http.get("/nowhere"), 404)
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_http_client_re_registers_after_404_and_feeds_a_discovery_client():
@@ -403,11 +404,37 @@ def test_http_client_re_registers_after_404_and_feeds_a_discovery_client():
             with pytest.raises(ConfigurationError, match="status"):
                 await remote.set_status("orders", "orders-1", "MAYBE")
 
-    asyncio.run(main())
+    simtime.run(main())
+
+
+def test_registry_server_create_app_gives_every_call_a_registry_of_its_own():
+    from labsvc.core.apps import is_factory, load_app
+    from labsvc.discovery.registry_server import Settings, app, create_app
+
+    clock = FakeClock()
+    first = create_app(Settings(lease_duration=10, self_preservation=False, gradual_eviction=False, clock=clock))
+    second = create_app()
+    assert first.state.registry is not second.state.registry
+    assert (first.state.registry.lease_duration, first.state.registry.clock) == (10, clock)
+
+    async def main() -> None:
+        async with http_client(first) as a, http_client(second) as b:
+            await a.post("/services/catalog/instances", json={"instance": "catalog-1", "url": "http://catalog-1.svc"})
+            assert len((await a.get("/services/catalog")).json()["instances"]) == 1
+            assert (await b.get("/services/catalog")).json()["instances"] == []   # nothing shared
+            clock.advance(61)                                   # the 10 s lease is long gone
+            assert (await a.get("/services/catalog")).json()["instances"] == []
+
+    simtime.run(main())
+    assert load_app("labsvc.discovery.registry_server:app") is app
+    assert is_factory("labsvc.discovery.registry_server:create_app")
+    with pytest.raises(ConfigurationError, match="Settings"):
+        create_app({"lease_duration": 10})
 
 
 @pytest.mark.parametrize("module", ["labsvc.discovery", "labsvc.discovery._registry", "labsvc.discovery._client",
-                                    "labsvc.discovery._http"])
+                                    "labsvc.discovery._http", "labsvc.discovery._backend",
+                                    "labsvc.discovery.registry_server"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

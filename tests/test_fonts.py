@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 
 from labsvc import course
-from labsvc.fonts import KOREAN_FONT, enable_korean, korean_font_path
+from labsvc.course.fonts import KOREAN_FONT, enable_korean, korean_font_path
 
 LABEL = "가용성 (availability)"
 

@@ -14,9 +14,9 @@ import asyncio
 import pytest
 
 from labsvc import Network
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.discovery import DiscoveryClient, ServiceRegistry
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 from labsvc.gateway import (
     Aggregation,
     Gateway,
@@ -33,10 +33,11 @@ from labsvc.gateway import (
     upstream_breaker,
     upstream_retry,
 )
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
 from labsvc.resilience import State
-from labsvc.security import DEFAULT_AUDIENCE, DEFAULT_ISSUER, TokenIssuer, hs256_token, unsigned_token
+from labsvc.auth.jwt_tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, TokenIssuer, hs256_token, unsigned_token
 from labsvc.shop.services import catalog_app, inventory_app, reviews_app
+from labsvc.core import simtime
 
 T0 = 1_700_000_000
 GW = "http://gateway.svc"
@@ -73,7 +74,7 @@ def run(net: Network, scenario):
         async with net:
             return await scenario(net.client("web"))
 
-    return asyncio.run(main())
+    return simtime.run(main())
 
 
 def bearer(token: str) -> dict:
@@ -690,3 +691,39 @@ def test_measure_paths_compares_a_direct_hop_with_the_gateway_hop():
     assert df.loc[0, "x_first"] == 1.0 and df.loc[1, "x_first"] > 1.0  # a gateway adds a hop
     calls = net.calls
     assert len(calls[calls["caller"] == "gateway"]) == 42
+
+
+# -- the package's layout: factories, the chapter's lab module, old paths -------------------------------
+
+
+def test_create_app_makes_a_fresh_gateway_on_every_call():
+    from labsvc.gateway import create_app
+
+    settings = {"routes": {"/catalog": "catalog"}, "rate_limit": RateLimit(10, 5)}
+    first, second = create_app(settings), create_app(settings)
+    assert first is not second and first.state.gateway is not second.state.gateway
+    assert first.state.gateway.limiter is not second.state.gateway.limiter  # no shared buckets
+    assert [r.prefix for r in first.state.gateway.routes] == ["/catalog"]
+    assert create_app().state.gateway.routes == []  # no settings: a gateway without routes
+    assert gateway_app({"/catalog": "catalog"}).state.gateway.describe().equals(
+        create_app({"routes": {"/catalog": "catalog"}}).state.gateway.describe())
+
+
+def test_the_old_demo_and_overhead_paths_warn_and_give_the_lab_functions():
+    import importlib
+
+    from labsvc.gateway import lab
+
+    for old, name in (("labsvc.gateway.demo", "shop_with_gateway"), ("labsvc.gateway.overhead", "measure_paths")):
+        module = importlib.import_module(old)
+        with pytest.warns(DeprecationWarning, match=rf"{old}\.{name} moved to labsvc\.gateway\.lab\.{name}"):
+            assert getattr(module, name) is getattr(lab, name)
+
+
+@pytest.mark.parametrize("name", ["labsvc.gateway.app", "labsvc.gateway.lab", "labsvc.gateway.plots"])
+def test_gateway_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

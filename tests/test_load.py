@@ -9,8 +9,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from labsvc import Network, closed_loop, open_loop
-from labsvc.errors import ConfigurationError
-from labsvc.service import create_service
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.service import create_service
+from labsvc.core import simtime
 
 
 def echo():
@@ -24,7 +25,7 @@ def echo():
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 def test_open_loop_reports_a_one_second_stall_in_its_p99_and_closed_loop_hides_it():
@@ -74,6 +75,7 @@ def test_open_loop_schedules_requests_at_the_rate_and_counts_errors():
     assert isinstance(result.plot(), Figure)
 
 
+@pytest.mark.realtime  # how late a real event loop sends: there is no lag on simulated time
 def test_a_saturated_open_loop_reports_what_it_achieved_and_how_late_it_sent():
     # 1,000 requests offered at a million per second would all be due within
     # 1 ms; no event loop sends and answers them that fast, so the generator
@@ -166,7 +168,7 @@ def test_open_loop_rejects_bad_arguments(kwargs, message):
 
 
 def test_summary_of_an_empty_frame_is_nan_not_an_error():
-    from labsvc.load import COLUMNS, summarize
+    from labsvc.core.load import COLUMNS, summarize
 
     s = summarize(pd.DataFrame(columns=COLUMNS))
     assert s["requests"] == 0 and pd.isna(s["p99_ms"])
@@ -174,7 +176,7 @@ def test_summary_of_an_empty_frame_is_nan_not_an_error():
 
 
 def test_throughput_counts_ok_answers_over_first_due_to_last_completion():
-    from labsvc.load import summarize
+    from labsvc.core.load import summarize
 
     # Offered over 1 s, but the last answer came back at 2.5 s: 3 ok answers in 2.5 s.
     df = pd.DataFrame({
@@ -188,7 +190,7 @@ def test_throughput_counts_ok_answers_over_first_due_to_last_completion():
 
 
 def test_by_label_summarizes_each_label_in_the_given_order():
-    from labsvc.load import by_label
+    from labsvc.core.load import by_label
 
     df = pd.DataFrame({
         "i": [0, 1, 2, 3], "due": 0.0, "sent": 0.0, "latency": [0.010, 0.030, 0.002, 0.004],

@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 
-from labsvc import logs
+from labsvc.core import logs
 
 
 def test_a_bound_line_carries_service_instance_trace_and_fields():

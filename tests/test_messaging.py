@@ -16,19 +16,21 @@ import httpx
 import pandas as pd
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError
 from labsvc.messaging import (
     DEFAULT_MAX_DELIVERIES,
     Broker,
     ConsumerClosedError,
+    DurableIdempotentConsumer,
     HttpBrokerClient,
     IdempotentConsumer,
     UnknownDeliveryError,
     UnknownGroupError,
     broker_app,
 )
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 def make_broker(**kw) -> tuple[Broker, FakeClock]:
@@ -81,7 +83,7 @@ def test_ten_thousand_messages_with_crashing_consumers_lose_nothing_and_apply_ea
     async def main() -> None:
         await asyncio.gather(*(worker(f"worker-{i}") for i in range(4)))
 
-    asyncio.run(main())
+    simtime.run(main())
 
     stats = broker.stats().set_index(["topic", "group"]).loc[("orders", "billing")]
     # Nothing acknowledged was lost, and everything was processed.
@@ -155,7 +157,7 @@ def test_consumer_crash_requeues_unacked_deliveries_for_another_consumer():
             raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError, match="out of memory"):
-        asyncio.run(crash())
+        simtime.run(crash())
 
     again = [survivor.poll(), survivor.poll()]
     assert [d.payload["n"] for d in again] == [1, 2]
@@ -310,7 +312,7 @@ def test_per_key_order_holds_under_concurrent_consumers_with_requeues():
     async def main() -> None:
         await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
 
-    asyncio.run(main())
+    simtime.run(main())
     assert broker.stats().loc[0, "redelivered"] > 0
     for k in range(keys):
         assert processed[f"customer-{k}"] == list(range(k, n, keys))
@@ -334,7 +336,7 @@ def test_get_waits_for_a_publish_and_times_out_with_none():
         delivery = await asyncio.wait_for(getter, timeout=5)
         assert delivery.payload == {"hello": "world"}
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_closing_a_consumer_ends_its_async_for_and_get_raises_afterwards():
@@ -360,7 +362,7 @@ def test_closing_a_consumer_ends_its_async_for_and_get_raises_afterwards():
             await consumer.get()
         return seen
 
-    assert asyncio.run(main()) == [1]
+    assert simtime.run(main()) == [1]
 
 
 def test_get_with_the_real_clock_wakes_when_another_consumers_lease_expires():
@@ -373,7 +375,7 @@ def test_get_with_the_real_clock_wakes_when_another_consumers_lease_expires():
     async def main():
         return await asyncio.wait_for(waiter.get(), timeout=5)
 
-    delivery = asyncio.run(main())
+    delivery = asyncio.run(main())  # the real clock, on purpose
     assert delivery.redelivered and delivery.consumer == waiter.name
 
 
@@ -436,7 +438,7 @@ def test_idempotent_consumer_waits_for_a_concurrent_duplicate_instead_of_applyin
         release.set()
         return await first, await second
 
-    assert asyncio.run(main()) == (True, False)
+    assert simtime.run(main()) == (True, False)
     assert len(effects) == 1
 
 
@@ -450,6 +452,130 @@ def test_idempotent_consumer_rejects_a_coroutine_effect_in_sync_process():
 
     with pytest.raises(ConfigurationError, match="aprocess"):
         IdempotentConsumer(effect).process(consumer.poll())
+
+
+# -- the durable inbox: the applied ids commit with the effect ---------------------------
+
+
+def _ledger_db(path):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{path / 'payment.db'}")
+    metadata = sa.MetaData()
+    ledger = sa.Table("ledger", metadata, sa.Column("order_id", sa.Integer), sa.Column("amount", sa.Float))
+
+    def charge(conn, message):
+        conn.execute(ledger.insert().values(**message.payload))
+
+    def charges():
+        with engine.connect() as conn:
+            return conn.execute(sa.select(ledger.c.order_id)).scalars().all()
+
+    return engine, metadata, charge, charges
+
+
+def test_durable_inbox_survives_a_new_process_where_the_memory_one_does_not(tmp_path):
+    engine, metadata, charge, charges = _ledger_db(tmp_path)
+    broker, _ = make_broker()
+    consumer = broker.subscribe("orders", "payment")
+    broker.publish_nowait("orders", {"order_id": 1, "amount": 5.0}, message_id="order-1")
+
+    # charged, committed, then the process died before the ack
+    assert DurableIdempotentConsumer(engine, charge, metadata=metadata).process(consumer.poll()) is True
+    consumer.close()
+    redelivery = broker.subscribe("orders", "payment").poll()
+    assert redelivery.redelivered
+    restarted = DurableIdempotentConsumer(engine, charge, metadata=metadata)  # fresh memory, same database
+    assert restarted.handle(redelivery) is False
+    assert (restarted.applied, restarted.duplicates, len(restarted)) == (0, 1, 1)
+    assert charges() == [1]
+    assert broker.stats().set_index("group").loc["payment", "acked"] == 1  # the duplicate was acked too
+
+    # an in-memory consumer restarted the same way has forgotten the id: it charges again
+    def charge_and_commit(message):
+        with engine.begin() as conn:
+            charge(conn, message)
+
+    forgetful = IdempotentConsumer(charge_and_commit)
+    assert not forgetful.seen("order-1") and forgetful.process(redelivery) is True
+    assert charges() == [1, 1]
+
+
+def test_durable_inbox_rolls_back_the_id_with_a_failed_effect(tmp_path):
+    engine, metadata, charge, charges = _ledger_db(tmp_path)
+    calls = []
+
+    def flaky(conn, message):
+        charge(conn, message)
+        calls.append(message.id)
+        if len(calls) == 1:
+            raise ConnectionError("card network down")  # after the ledger write: it must not stay
+
+    from labsvc.messaging import Message
+
+    m = Message("order-1", "orders", None, {"order_id": 1, "amount": 5.0}, {}, 0.0)
+    inbox = DurableIdempotentConsumer(engine, flaky, metadata=metadata)
+    with pytest.raises(ConnectionError):
+        inbox.process(m)
+    assert not inbox.seen("order-1") and charges() == []
+    assert inbox.process(m) is True and inbox.process(m) is False
+    assert calls == ["order-1", "order-1"] and charges() == [1]
+
+
+def test_durable_inbox_tells_a_duplicate_from_the_effects_own_integrity_error(tmp_path):
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from labsvc.messaging import Message
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    metadata = sa.MetaData()
+    unique = sa.Table("u", metadata, sa.Column("k", sa.Integer, primary_key=True))
+    inbox = DurableIdempotentConsumer(engine, lambda conn, m: conn.execute(unique.insert().values(k=1)),
+                                      metadata=metadata)
+    assert inbox.process(Message("a", "t", None, {}, {}, 0.0)) is True
+    with pytest.raises(IntegrityError):  # a different message that breaks the effect's own key
+        inbox.process(Message("b", "t", None, {}, {}, 0.0))
+    assert inbox.duplicates == 0 and not inbox.seen("b")
+
+
+def test_durable_inbox_rejects_bad_arguments():
+    import sqlalchemy as sa
+
+    with pytest.raises(ConfigurationError, match="Engine"):
+        DurableIdempotentConsumer("sqlite:///x.db")
+
+    async def effect(conn, message):
+        return None
+
+    with pytest.raises(ConfigurationError, match="plain function"):
+        DurableIdempotentConsumer(sa.create_engine("sqlite://"), effect)
+    with pytest.raises(ConfigurationError, match="Delivery or a Message"):
+        DurableIdempotentConsumer(sa.create_engine("sqlite://")).process({"id": 1})
+
+
+def test_durable_idempotency_under_a_real_crash():
+    """The payment instance is crashed after a charge and before its ack, then restarted by the
+    network (memory lost, SQLite file kept): in-memory ids double-charge, the inbox table does not."""
+    from labsvc.messaging.lab import crash_experiment
+
+    async def main():
+        return {inbox: await crash_experiment(inbox=inbox, crash_at=(4, 11), orders=16, seed=7, name=f"t-{inbox}")
+                for inbox in ("memory", "database")}
+
+    runs = simtime.run(main())
+    for r in runs.values():
+        s = r.summary
+        assert s["crashes"] == 2 and s["redelivered"] >= 2 and s["notified"] == 16
+        for order in ("order-4", "order-11"):  # crashed holding the delivery, then redelivered
+            events = r.history(order)
+            assert list(events["event"])[:2] == ["delivered", "requeued"]
+            assert events["redelivered"].iloc[-1] and events["event"].iloc[-1] == "acked"
+    memory, durable = runs["memory"], runs["database"]
+    per_order = memory.ledger.groupby("order_id").size()
+    assert sorted(per_order[per_order > 1].index) == [4, 11] and memory.summary["charges"] == 18
+    assert durable.summary["double_charged"] == 0 and durable.summary["charges"] == 16
+    assert sorted(durable.ledger["order_id"]) == list(range(1, 17))  # charges from before the crashes survived
 
 
 # -- bad input ------------------------------------------------------------------------
@@ -562,7 +688,7 @@ def test_http_publish_pull_ack_nack_and_stats():
             [row] = (await http.get("/stats")).json()
             assert (row["published"], row["acked"], row["dead_lettered"], row["expired"]) == (2, 1, 1, 1)
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_http_errors_are_problem_documents():
@@ -582,7 +708,7 @@ def test_http_errors_are_problem_documents():
             assert_problem(await http.get("/topics/t/groups/none/dead-letters"), 404, "unknown-group")
             assert_problem(await http.get("/no/such/route"), 404)
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_http_broker_client_round_trip_and_errors():
@@ -619,14 +745,39 @@ def test_http_broker_client_round_trip_and_errors():
             [late] = await asyncio.wait_for(pulling, timeout=5)
             assert (late.payload, late.lease_seconds) == ({"order": 10}, 7)
 
-    asyncio.run(main())
+    simtime.run(main())
+
+
+def test_broker_server_create_app_gives_every_call_a_broker_of_its_own():
+    from labsvc.core.apps import is_factory, load_app
+    from labsvc.messaging.broker_server import Settings, app, create_app
+
+    clock = FakeClock()
+    first, second = create_app(Settings(lease=5, max_deliveries=2, clock=clock)), create_app()
+    assert first.state.broker is not second.state.broker
+    assert (first.state.broker.lease, first.state.broker.max_deliveries, first.state.broker.clock) == (5, 2, clock)
+
+    async def main() -> None:
+        async with http_client(first) as a, http_client(second) as b:
+            await a.put("/topics/orders/groups/billing")
+            await a.post("/topics/orders/messages", json={"payload": 1})
+            assert [r["published"] for r in (await a.get("/stats")).json()] == [1]
+            assert (await b.get("/stats")).json() == []          # the other instance shares nothing
+
+    simtime.run(main())
+    # What `python -m labsvc serve` and process mode load:
+    assert load_app("labsvc.messaging.broker_server:app") is app
+    assert is_factory("labsvc.messaging.broker_server:create_app")
+    with pytest.raises(ConfigurationError, match="Settings"):
+        create_app({"lease": 5})
 
 
 def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ["", "._broker", "._consumer", "._message", "._idempotent", "._http"]:
+    for name in ["", "._broker", "._consumer", "._message", "._idempotent", "._inbox", "._http", "._backend",
+                 ".broker_server"]:
         module = importlib.import_module("labsvc.messaging" + name)
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__

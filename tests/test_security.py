@@ -14,9 +14,9 @@ import json
 import jwt
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError
-from labsvc.security import (
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError
+from labsvc.auth.jwt_tokens import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     REASONS,

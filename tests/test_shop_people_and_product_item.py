@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 from labsvc.shop.people import (
     SearchIndex,
     build_people,
@@ -17,14 +17,15 @@ from labsvc.shop.people import (
     search_outage_experiment,
     search_scaling_experiment,
 )
-from labsvc.shop.product_item import GIFT_SET, ITEMS_ON_HAND, PLANNED_SETS, build_product_item, gift_set_experiment
+from labsvc.shop.product_item import GIFT_SET, PLANNED_SETS, PRODUCTS_ON_HAND, build_product_item, gift_set_experiment
+from labsvc.core import simtime
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
-# -- Product and Item ---------------------------------------------------------------------
+# -- Product and Item (the guide's words: a Product is a supplied good, an Item is what is sold) ----
 
 
 def test_selling_a_set_from_the_shared_table_leaves_its_parts_on_the_books():
@@ -32,48 +33,55 @@ def test_selling_a_set_from_the_shared_table_leaves_its_parts_on_the_books():
         net = build_product_item("shared", name="test-shared")
         async with net:
             c = net.client("customer")
-            r = await c.post("http://store.svc/orders", json={"product_id": GIFT_SET["id"]})
+            r = await c.post("http://store.svc/orders", json={"item_id": GIFT_SET["id"]})
             rows = {row["id"]: row for row in (await c.get("http://store.svc/products")).json()}
         return r, rows
 
     r, rows = run(scenario())
     assert r.status_code == 201
     assert rows[GIFT_SET["id"]]["stock"] == PLANNED_SETS - 1
-    assert all(rows[i]["stock"] == ITEMS_ON_HAND[i] for i in GIFT_SET["components"])  # kettle, filters, mug untouched
+    assert all(rows[i]["stock"] == PRODUCTS_ON_HAND[i] for i in GIFT_SET["components"])  # kettle, filters, mug untouched
 
 
-def test_the_order_context_reserves_a_sets_items_all_or_nothing():
+def test_the_order_context_reserves_the_products_of_a_set_item_all_or_nothing():
     async def scenario():
         net = build_product_item("contexts", name="test-contexts")
         async with net:
             c = net.client("customer")
-            first = await c.post("http://order.svc/orders", json={"product_id": GIFT_SET["id"]})
-            items = (await c.get("http://inventory.svc/items")).json()
-            too_many = await c.post("http://order.svc/orders", json={"product_id": GIFT_SET["id"], "quantity": 10})
-            after = (await c.get("http://inventory.svc/items")).json()
-            unknown = await c.post("http://order.svc/orders", json={"product_id": 99})
+            set_item = (await c.get(f"http://catalog.svc/items/{GIFT_SET['id']}")).json()
+            first = await c.post("http://order.svc/orders", json={"item_id": GIFT_SET["id"]})
+            products = (await c.get("http://inventory.svc/products")).json()
+            too_many = await c.post("http://order.svc/orders", json={"item_id": GIFT_SET["id"], "quantity": 10})
+            after = (await c.get("http://inventory.svc/products")).json()
+            unknown = await c.post("http://order.svc/orders", json={"item_id": 99})
+            no_set_in_inventory = await c.post("http://inventory.svc/reservations",
+                                               json={"products": {str(GIFT_SET["id"]): 1}})
             hops = net.calls.query("caller == 'order'")[["callee", "route"]].values.tolist()
-        return first, items, too_many, after, unknown, hops
+        return set_item, first, products, too_many, after, unknown, no_set_in_inventory, hops
 
-    first, items, too_many, after, unknown, hops = run(scenario())
-    assert first.status_code == 201
-    assert {int(k): v for k, v in items.items()} == {i: ITEMS_ON_HAND[i] - GIFT_SET["components"].get(i, 0)
-                                                     for i in ITEMS_ON_HAND}
+    set_item, first, products, too_many, after, unknown, no_set, hops = run(scenario())
+    assert set_item["price"] == GIFT_SET["price"] and "stock" not in set_item  # the item: sold, priced, no stock
+    assert {int(k): v for k, v in set_item["components"].items()} == GIFT_SET["components"]
+    assert first.status_code == 201 and first.json()["item_id"] == GIFT_SET["id"]
+    assert {int(k): v for k, v in products.items()} == {i: PRODUCTS_ON_HAND[i] - GIFT_SET["components"].get(i, 0)
+                                                        for i in PRODUCTS_ON_HAND}
     assert too_many.status_code == 409 and too_many.headers["content-type"] == "application/problem+json"
-    assert after == items  # nothing reserved when one item is short
-    assert unknown.status_code == 404
-    assert hops[:2] == [["catalog", "/products/{product_id}"], ["inventory", "/reservations"]]
+    assert after == products  # nothing reserved when one product is short
+    assert unknown.status_code == 404 and unknown.json()["title"] == "Unknown item"
+    assert no_set.status_code == 404 and no_set.json()["title"] == "Unknown product"  # inventory has never heard of sets
+    assert hops[:2] == [["catalog", "/items/{item_id}"], ["inventory", "/reservations"]]
 
 
 def test_the_gift_set_experiment_audits_the_shelf():
     shared = run(gift_set_experiment("shared", orders=40, seed=1))
     contexts = run(gift_set_experiment("contexts", orders=40, seed=1))
-    assert list(shared.orders["product_id"]) == list(contexts.orders["product_id"])  # same seeded orders
+    assert list(shared.orders["item_id"]) == list(contexts.orders["item_id"])  # same seeded orders
     s, c = shared.summary, contexts.summary
     assert s["oversold"] == s["accepted"] - s["shipped"] > 0
     assert c["oversold"] == 0 and c["phantom units"] == 0
     assert s["shipped"] == c["shipped"]  # the shelf is the same: only the books differ
     assert (shared.shelf["phantom"] >= 0).all()
+    assert set(shared.shelf["product_id"]) == {1, 2, 3, 5}  # the shelf audit counts products, never the set
 
 
 def test_product_item_bad_input():
@@ -106,7 +114,7 @@ def test_employee_service_checks_tokens_with_auth_and_feeds_search():
                                  json={"name": "Park Test", "department": "it", "role": "engineer"})
             denied = await c.post("http://employee.svc/employees", headers=staff,
                                   json={"name": "X", "department": "it", "role": "engineer"})
-            from labsvc.security import TokenIssuer
+            from labsvc.auth.jwt_tokens import TokenIssuer
 
             # A well-formed JWT for the right issuer and audience, signed with another secret.
             impostor = TokenIssuer("HS256", secret=b"x" * 32, issuer="labsvc-auth", audience="labsvc-people")

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from labsvc import Network
-from labsvc.errors import ConfigurationError, UnknownServiceError
-from labsvc.studio import Studio, plot_timeline, timeline
+from labsvc.core.errors import ConfigurationError, UnknownServiceError
+from labsvc.course.studio import Studio, plot_timeline, timeline
 
 from .network import netapps
+from labsvc.core import simtime
 
 
 def stage(name: str, mode: str = "inprocess") -> Network:
@@ -29,7 +30,7 @@ def test_a_scripted_crash_during_load_shows_as_errors_on_that_instance_between_c
             run = await studio.run_load(during=[(0.3, "crash", "inventory-2"), (0.6, "restart", "inventory-2")])
             return studio, run
 
-    studio, run = asyncio.run(scenario())
+    studio, run = simtime.run(scenario())
     acts = studio.run_actions()
     assert list(acts["action"]) == ["crash", "restart"] and list(acts["target"]) == ["inventory-2"] * 2
     crash_at, restart_at = acts["time"]
@@ -58,12 +59,12 @@ def test_a_scripted_fault_and_partition_change_the_network_and_are_logged():
             await studio.run_load(during=[(0.0, "fault", "inventory", {"latency_ms": 30}),
                                           (0.2, "partition", "orders|inventory")])
             fault = net.service("inventory").fault
-            cut = frozenset(("orders", "inventory")) in net._partitions
+            cut = frozenset(("orders", "inventory")) in net.faults.partitions
             await studio.act("heal", "orders|inventory")
             await studio.act("clear", "inventory")
-            return studio, fault, cut, net.service("inventory").fault, set(net._partitions)
+            return studio, fault, cut, net.service("inventory").fault, set(net.faults.partitions)
 
-    studio, fault, cut, cleared, partitions = asyncio.run(scenario())
+    studio, fault, cut, cleared, partitions = simtime.run(scenario())
     assert fault.latency is not None and cut
     assert cleared is None and partitions == set()
     assert list(studio.actions["action"]) == ["fault", "partition", "heal", "fault"]
@@ -71,7 +72,8 @@ def test_a_scripted_fault_and_partition_change_the_network_and_are_logged():
     assert list(studio.actions["detail"])[-1] == "cleared"
     run = studio.last_run.df
     # Before the partition, orders answered after inventory's 30 ms; after it, orders answered 502.
-    assert (run.loc[run["due"] < 0.15, "latency"] >= 0.03).all()
+    # (The request due at 0.0 went out at the same simulated instant as the fault, just before it.)
+    assert (run.loc[(run["due"] > 0) & (run["due"] < 0.15), "latency"] >= 0.03).all()
     assert {502} <= set(run["status"])
 
 
@@ -92,14 +94,14 @@ def test_the_widget_buttons_and_sliders_drive_the_network():
             restarted = (net.instance("inventory-1").running, row["button"].description)
             ui.side_a.value, ui.side_b.value = "inventory", "studio"
             ui.cut.value = True
-            cut = frozenset(("inventory", "studio")) in net._partitions
+            cut = frozenset(("inventory", "studio")) in net.faults.partitions
             ui.cut.value = False
-            healed = not net._partitions
+            healed = not net.faults.partitions
             ui.send.click()
             await studio.settle()
             return studio, ui, fault, crashed, restarted, cut, healed
 
-    studio, ui, fault, crashed, restarted, cut, healed = asyncio.run(scenario())
+    studio, ui, fault, crashed, restarted, cut, healed = simtime.run(scenario())
     assert fault.error_rate == 0.25 and fault.latency is not None
     assert crashed == (False, "restart") and restarted == (True, "crash")
     assert cut and healed
@@ -116,7 +118,7 @@ def test_a_displayed_dashboard_shows_a_live_line_while_the_load_runs():
             await studio.run_load(during=[(0.3, "crash", "inventory-2")])
             return studio, ui, studio.live()
 
-    studio, ui, after = asyncio.run(scenario())
+    studio, ui, after = simtime.run(scenario())
     assert studio.live_updates >= 3  # about one per 0.1 s of an 0.8 s run
     assert ui.live.value.startswith("<b>live</b>") and "answered" in ui.live.value
     # Read from the call log: every request of the run, half of those after the crash failed.
@@ -159,15 +161,34 @@ def test_bad_input_says_what_to_fix():
     with pytest.raises(ConfigurationError, match="no load has run yet"):
         studio.live()
     with pytest.raises(ConfigurationError, match="not one of"):
-        asyncio.run(studio.act("explode", "inventory-1"))
+        simtime.run(studio.act("explode", "inventory-1"))
     with pytest.raises(ConfigurationError, match="'a\\|b'"):
-        asyncio.run(studio.act("partition", "inventory"))
+        simtime.run(studio.act("partition", "inventory"))
     with pytest.raises(UnknownServiceError, match="inventory-9"):
         studio.set_fault("inventory-9", latency_ms=10)
     with pytest.raises(ConfigurationError, match="latency_ms"):
         studio.set_fault("inventory-1", latency_ms=-5)
     with pytest.raises(ConfigurationError, match="after the run ends"):
-        asyncio.run(studio.run_load(during=[(5, "crash", "inventory-1")]))
+        simtime.run(studio.run_load(during=[(5, "crash", "inventory-1")]))
     with pytest.raises(ConfigurationError, match="scripted step"):
-        asyncio.run(studio.run_load(during=[("crash", "inventory-1")]))
+        simtime.run(studio.run_load(during=[("crash", "inventory-1")]))
     assert studio.actions.empty
+
+
+def test_from_a_cell_a_simulated_run_is_paced_and_its_script_keeps_the_networks_clock():
+    # A notebook cell awaits on the kernel's loop (real time); the network is simulated.
+    async def cell():
+        net = stage("studio-paced")
+        async with net:
+            studio = Studio(net, "http://inventory.svc/stock/a", rate=100, duration=0.4, window=0.1, pace=4.0)
+            run = await studio.run_load(during=[(0.1, "crash", "inventory-2"), (0.3, "restart", "inventory-2")])
+        return studio, run
+
+    studio, run = asyncio.run(cell())
+    acts = studio.run_actions()
+    assert acts["time"].round(6).tolist() == [0.1, 0.3]  # exactly where the script put them, on simulated time
+    failed = run.df[~run.df["ok"]]
+    assert len(run.df) == 40 and 0.1 <= failed["sent"].min() and failed["sent"].max() < 0.3
+    assert simtime.runner().loop.pace is None  # the pace applied only while the run lasted
+    with pytest.raises(ConfigurationError, match="pace=0"):
+        Studio(stage("studio-bad-pace"), "http://inventory.svc/stock/a", pace=0)

@@ -1,7 +1,7 @@
 """The Korean edition cannot drift from the English one: each kind of drift is caught, sync repairs the code.
 
 The first part builds small notebooks in tmp_path and shows every kind of
-drift :mod:`labsvc.translations` reports; the second checks the repository's
+drift :mod:`labsvc.course.translations` reports; the second checks the repository's
 own ``notebooks/ko/`` against ``notebooks/``.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labsvc.translations import (LANGUAGE_CELL, Drift, check_tree, compare, en_sha256, language_cell, main,
+from labsvc.course.translations import (LANGUAGE_CELL, Drift, check_tree, compare, en_sha256, language_cell, main,
                                  sync, sync_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +219,7 @@ def test_korean_notebook_is_in_step_with_english(name):
     assert (NOTEBOOKS / name).is_file(), f"notebooks/ko/{name} has no English notebooks/{name}"
     drifts = compare(nbformat.read(NOTEBOOKS / name, as_version=4),
                      nbformat.read(NOTEBOOKS / "ko" / name, as_version=4), name)
-    assert not drifts, ("run `python -m labsvc.translations sync`, then translate what is left:\n"
+    assert not drifts, ("run `python -m labsvc.course.translations sync`, then translate what is left:\n"
                         + "\n".join(map(str, drifts)))
 
 

@@ -22,6 +22,9 @@ The order a learner meets it in (notebook 05, guide: API 설계 관점, REST API
    with an empty environment; :func:`swagger_url` opens its Swagger UI
    through jupyter-server-proxy in process mode.
 
+The notebook's experiments are in :mod:`labsvc.api.lab`, its figure in
+:mod:`labsvc.api.plots`; every name is importable from here.
+
 Choices:
 
 - The contract is a **JSON document** in ``contracts/``, not a Python dict:
@@ -44,7 +47,7 @@ Choices:
 
 from __future__ import annotations
 
-from .._lazy import lazy_exports
+from labsvc.core.lazy import lazy_exports
 
 # Names are imported lazily (as in ``labsvc``): ``python -m labsvc serve
 # labsvc.api:catalog_backend`` then imports FastAPI and SQLModel only, not
@@ -62,12 +65,13 @@ _EXPORTS = {
     "_contract_test": ["contract_summary", "contract_test", "failures"],
     "_examples": ["EXAMPLE_APIS", "example_products", "level0_app", "level1_app", "level2_app", "level3_app"],
     "_frontend": ["Screen", "Storefront", "frontend_test"],
-    "_maturity": ["LEVELS", "Maturity", "maturity_table", "plot_maturity", "rest_maturity"],
+    "_maturity": ["LEVELS", "Maturity", "rest_maturity"],
     "_mock": ["mock_app"],
     "_render": ["ContractView", "contract_vs_code", "operations_table", "render_contract", "schemas_table"],
     "_swagger": ["ForwardedPrefixMiddleware", "docs_through_proxy", "jupyter_base_url", "proxy_root_path", "swagger_url"],
     "_sync": ["run_sync"],
-    "_zeroconf": ["start_without_config"],
+    "lab": ["maturity_table", "start_without_config"],
+    "plots": ["plot_maturity"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

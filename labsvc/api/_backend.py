@@ -46,9 +46,9 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from ..errors import ConfigurationError
-from ..problems import Problem, problem_type
-from ..service import create_service
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import Problem, problem_type
+from labsvc.core.service import create_service
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -423,6 +423,6 @@ def install_forwarded_prefix(app: FastAPI, root_path: str = "") -> None:
     ``<base>/proxy/<port>/products``) instead of paths on the Jupyter server.
     Only prefixes of that shape are trusted.
     """
-    from ._swagger import ForwardedPrefixMiddleware
+    from labsvc.api._swagger import ForwardedPrefixMiddleware
 
     app.add_middleware(ForwardedPrefixMiddleware, root_path=root_path)

@@ -30,7 +30,7 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ..errors import LabsvcError
+from labsvc.core.errors import LabsvcError
 
 __all__ = [
     "CONTRACTS_DIR", "HTTP_METHODS", "ContractError", "Operation", "SchemaChecker", "load_contract",

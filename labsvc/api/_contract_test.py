@@ -35,9 +35,9 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 
-from ..errors import ConfigurationError
-from ..problems import PROBLEM_JSON
-from ._contract import JSON, Operation, SchemaChecker, media_example, operations, path_regex, success_code
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.api._contract import JSON, Operation, SchemaChecker, media_example, operations, path_regex, success_code
 
 __all__ = ["contract_test", "contract_summary", "failures", "REPORT_COLUMNS", "missing_value", "invalid_value"]
 
@@ -89,7 +89,7 @@ async def _sender(target: Any, net: Any, caller: str, timeout: float) -> AsyncIt
 
             yield send
         return
-    from ..network import Network
+    from labsvc.core.network import Network
 
     private = Network(seed=0, name=f"contract-test-{next(_counter)}")
     private.add("api", target)
@@ -278,7 +278,7 @@ class _Run:
         self.add(op.key, f"invalid {field}", "names the field", field, _named(doc) or "no field named", named)
 
     def _deref(self, schema: dict) -> dict:
-        from ._contract import resolve
+        from labsvc.api._contract import resolve
 
         return resolve(self.contract, schema, "schema")[0]
 

@@ -26,9 +26,9 @@ from typing import Any
 from fastapi import FastAPI, Response
 from pydantic import BaseModel
 
-from ..problems import Problem, problem_type
-from ..service import create_service
-from ._backend import NewProduct, PriceChange
+from labsvc.core.problems import Problem, problem_type
+from labsvc.core.service import create_service
+from labsvc.api._backend import NewProduct, PriceChange
 
 __all__ = ["level0_app", "level1_app", "level2_app", "level3_app", "EXAMPLE_APIS", "example_products"]
 

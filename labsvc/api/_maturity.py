@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from ._contract import resolve
-from ._contract_test import missing_value
-from ._sync import run_sync
+from labsvc.api._contract import resolve
+from labsvc.api._contract_test import missing_value
+from labsvc.api._sync import run_sync
 
-__all__ = ["Maturity", "rest_maturity", "maturity_table", "plot_maturity", "ACTION_WORDS", "LEVELS"]
+__all__ = ["Maturity", "rest_maturity", "ACTION_WORDS", "LEVELS"]
 
 LEVELS = {
     0: "one endpoint, RPC over POST",
@@ -156,7 +155,7 @@ def _first_item(body: Any) -> dict | None:
 
 async def _probe(target: Any, ops: list[tuple[str, str, dict]]) -> pd.DataFrame:
     """GET every collection, one real item and one missing item, on a private network."""
-    from ..network import Network
+    from labsvc.core.network import Network
 
     rows = []
     gets = sorted({path for method, path, _ in ops if method == "GET"}, key=lambda p: (p.count("{"), p))
@@ -297,30 +296,3 @@ def rest_maturity(target: Any, *, probe: bool = True, name: str | None = None) -
             if criteria["hypermedia"]:
                 level = 3
     return Maturity(api=api, level=level, criteria=criteria, reasons=reasons, paths=paths, observations=observations)
-
-
-def maturity_table(apis: dict[str, Any], *, probe: bool = True) -> pd.DataFrame:
-    """:func:`rest_maturity` of each API: one row with the level, each criterion and why it stops there."""
-    rows = []
-    for label, target in apis.items():
-        m = rest_maturity(target, probe=probe, name=label)
-        rows.append({"api": label, "level": m.level, **{c: ok for c, ok in m.criteria.items()}, "why": m.why})
-    return pd.DataFrame(rows, columns=["api", "level", "resources", "verbs", "status codes", "hypermedia", "why"])
-
-
-def plot_maturity(table: pd.DataFrame, title: str = "REST maturity level per API") -> Figure:
-    """Horizontal bars: the level each API reaches (the guide asks for 2 or more)."""
-    fig = Figure(figsize=(7, 0.55 * len(table) + 1.2))
-    ax = fig.add_subplot()
-    colours = ["#e76f51", "#f4a261", "#2a9d8f", "#264653"]
-    labels = list(table["api"])[::-1]
-    levels = list(table["level"])[::-1]
-    ax.barh(labels, [lv + 0.08 for lv in levels], color=[colours[lv] for lv in levels])
-    ax.axvline(2, color="#555", linestyle="--", linewidth=1)
-    ax.text(2.03, len(labels) - 0.5, "guide: level 2 or more", fontsize=8, va="top")
-    ax.set_xlim(0, 3.3)
-    ax.set_xticks([0, 1, 2, 3])
-    ax.set_xlabel("Richardson maturity level")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig

@@ -31,9 +31,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from ..problems import PROBLEM_JSON, problem, problem_response, problem_type
-from ..service import create_service
-from ._contract import JSON, Operation, SchemaChecker, media_example, operations, success_code, validate_contract
+from labsvc.core.problems import PROBLEM_JSON, problem, problem_response, problem_type
+from labsvc.core.service import create_service
+from labsvc.api._contract import JSON, Operation, SchemaChecker, media_example, operations, success_code, validate_contract
 
 __all__ = ["mock_app", "parse_prefer", "coerce_parameter"]
 

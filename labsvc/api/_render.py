@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._contract import Operation, operations, resolve
+from labsvc.api._contract import Operation, operations, resolve
 
 __all__ = ["operations_table", "schemas_table", "render_contract", "ContractView", "describe_schema", "contract_vs_code"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

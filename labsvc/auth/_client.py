@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from ..errors import LabsvcError
-from ..security import WallClock
-from ._token_service import basic_auth
+from labsvc.core.errors import LabsvcError
+from labsvc.core.clock import WallClock
+from labsvc.auth._token_service import basic_auth
 
 __all__ = ["TokenClient", "TokenRequestError", "DEFAULT_TOKEN_URL"]
 

@@ -6,6 +6,10 @@
 - ``orders``: :func:`orders_app`, which gets a client-credentials token as
   the ``orders`` client and calls the inventory with it (service to service).
 
+:func:`create_app` is the token service a learner serves alone
+(``uvicorn --factory labsvc.auth:create_app``): a fresh app, with its own
+key ring, on every call.
+
 The secrets are written here because this is a lab whose services all run
 on one machine; a real deployment reads them from a secret store or the
 environment, never from source code.
@@ -18,13 +22,14 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 
-from ..problems import Problem, problem_type
-from ._client import TokenClient, TokenRequestError
-from ._keys import KeyRing
-from ._resource import ResourceServer
-from ._token_service import OAuthClient, token_service
+from labsvc.core.problems import Problem, problem_type
+from labsvc.auth._client import TokenClient, TokenRequestError
+from labsvc.auth._keys import KeyRing
+from labsvc.auth._resource import ResourceServer
+from labsvc.auth._token_service import OAuthClient, token_service
 
-__all__ = ["DEMO_SECRETS", "DEMO_CLIENTS", "INVENTORY_SCOPES", "demo_token_service", "inventory_app", "orders_app"]
+__all__ = ["DEMO_SECRETS", "DEMO_CLIENTS", "INVENTORY_SCOPES", "demo_token_service", "inventory_app", "orders_app",
+           "create_app"]
 
 #: client id -> secret (lab only).
 DEMO_SECRETS = {
@@ -59,6 +64,16 @@ def demo_token_service(*, clock: Any = None, key_size: int = 2048, ttl: float = 
     return token_service(DEMO_CLIENTS(), keys=KeyRing(clock=clock, key_size=key_size), ttl=ttl)
 
 
+def create_app(settings: Mapping[str, Any] | None = None) -> FastAPI:
+    """The token service of notebook 12, new on every call (its own clients and key ring).
+
+    ``settings`` holds :func:`demo_token_service`'s options (``clock``,
+    ``key_size``, ``ttl``); none means the defaults. There is no module-level
+    ``app``: making one generates an RSA key, which is not free.
+    """
+    return demo_token_service(**dict(settings or {}))
+
+
 def inventory_app(*, route_scopes: Mapping[str, tuple[str, ...]] | None = None, clock: Any = None,
                   jwks: Any = None, jwks_max_age: float = 300.0) -> FastAPI:
     """The inventory: stock per SKU, each route guarded by ``route_scopes`` (default :data:`INVENTORY_SCOPES`).
@@ -66,8 +81,8 @@ def inventory_app(*, route_scopes: Mapping[str, tuple[str, ...]] | None = None, 
     ``route_scopes`` must name each of the three routes; an empty tuple means
     "any valid token". ``app.state.resource`` is the :class:`ResourceServer`.
     """
-    from ..errors import ConfigurationError
-    from ..service import create_service
+    from labsvc.core.errors import ConfigurationError
+    from labsvc.core.service import create_service
 
     scopes = dict(INVENTORY_SCOPES if route_scopes is None else route_scopes)
     missing = set(INVENTORY_SCOPES) - set(scopes)
@@ -105,7 +120,7 @@ def inventory_app(*, route_scopes: Mapping[str, tuple[str, ...]] | None = None, 
 
 def orders_app(*, clock: Any = None) -> FastAPI:
     """The orders service: ``POST /orders/{sku}`` reserves one unit at the inventory, with its own token."""
-    from ..service import create_service, http
+    from labsvc.core.service import create_service, http
 
     app = create_service("orders", description="places orders; calls the inventory with a client-credentials token")
     tokens = TokenClient("orders", DEMO_SECRETS["orders"], scope="stock:read stock:write", resource="inventory",

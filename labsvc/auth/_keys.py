@@ -15,7 +15,7 @@ Rotation happens in two steps, so that no valid token is refused:
 
 ``rotate(retire_after=...)`` schedules step 2 on the ring's clock.
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> ring = KeyRing(clock=FakeClock(start=1_700_000_000))
 >>> first = ring.active_kid
 >>> second = ring.rotate(retire_after=900)
@@ -36,9 +36,9 @@ import jwt
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..clock import Clock, parse_duration
-from ..errors import ConfigurationError
-from ..security import WallClock
+from labsvc.core.clock import Clock, parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.clock import WallClock
 
 __all__ = ["KeyRing", "SigningKey", "KEY_STATES"]
 
@@ -76,7 +76,7 @@ class KeyRing:
 
     ``key_size`` is the RSA modulus in bits (2048 by default; tests may use
     1024 to save time, never in production). Times come from ``clock`` (Unix
-    seconds; :class:`labsvc.security.WallClock` by default).
+    seconds; :class:`labsvc.auth.jwt_tokens.WallClock` by default).
     """
 
     def __init__(self, *, clock: Clock | None = None, key_size: int = 2048) -> None:

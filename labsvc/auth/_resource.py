@@ -16,7 +16,7 @@ and answers, as RFC 6750 section 3.1 says:
   route's scope; the header names the scope needed.
 
 Both answers are RFC 9457 problem documents with a ``reason`` member (a key
-of :data:`labsvc.security.REASONS`, or ``insufficient_scope``).
+of :data:`labsvc.auth.jwt_tokens.REASONS`, or ``insufficient_scope``).
 
 Keys come from the token service's JWKS (``/.well-known/jwks.json``),
 fetched over the network and cached by ``kid`` for ``jwks_max_age`` seconds
@@ -30,7 +30,7 @@ key at all the answer is 503 ``keys_unavailable``, never a 401 that would
 blame a token that may be valid.
 
 Each key's signature and claims are checked by a
-:class:`labsvc.security.TokenVerifier` (PyJWT, on this server's clock).
+:class:`labsvc.auth.jwt_tokens.TokenVerifier` (PyJWT, on this server's clock).
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ import jwt
 import pandas as pd
 from fastapi import Request
 
-from ..errors import ConfigurationError, LabsvcError
-from ..problems import Problem, problem_type
-from ..security import TokenRejected, TokenVerifier, WallClock, www_authenticate
-from ._keys import KeyRing
-from ._tokens import ACCESS_TOKEN_TYPE, DEFAULT_TOKEN_ISSUER, scope_list
+from labsvc.core.errors import ConfigurationError, LabsvcError
+from labsvc.core.problems import Problem, problem_type
+from labsvc.auth.jwt_tokens import TokenRejected, TokenVerifier, WallClock, www_authenticate
+from labsvc.auth._keys import KeyRing
+from labsvc.auth._tokens import ACCESS_TOKEN_TYPE, DEFAULT_TOKEN_ISSUER, scope_list
 
 __all__ = ["ResourceServer", "KeysUnavailable", "DEFAULT_JWKS_URL", "DENIAL_COLUMNS"]
 
@@ -98,7 +98,7 @@ class ResourceServer:
         if isinstance(source, str):
             if request is None:
                 raise ConfigurationError("fetching the JWKS by URL needs the request (to call through the network)")
-            from ..service import http
+            from labsvc.core.service import http
 
             response = await http(request).get(source)
             response.raise_for_status()

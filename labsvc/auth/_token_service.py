@@ -37,10 +37,10 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 
-from ..errors import ConfigurationError
-from ..problems import Problem, problem_type
-from ._keys import KeyRing
-from ._tokens import DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, AccessTokenIssuer, scope_list
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import Problem, problem_type
+from labsvc.auth._keys import KeyRing
+from labsvc.auth._tokens import DEFAULT_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, AccessTokenIssuer, scope_list
 
 __all__ = ["OAuthClient", "token_service", "basic_auth", "TOKEN_ERRORS", "ADMIN_SCOPE"]
 
@@ -124,7 +124,7 @@ def token_service(clients: Iterable[OAuthClient], *, keys: KeyRing | None = None
     ``app.state.keys`` and ``app.state.issuer`` give in-process code (and
     tests) the key ring and the :class:`~labsvc.auth.AccessTokenIssuer`.
     """
-    from ..service import create_service
+    from labsvc.core.service import create_service
 
     registry = {c.client_id: c for c in clients}
     if not registry:

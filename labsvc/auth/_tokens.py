@@ -10,7 +10,7 @@ resource server can check it the same way:
   ``iat``, ``jti`` (a unique id), ``client_id`` and ``scope`` (space
   separated, as in RFC 6749 3.3).
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> from labsvc.auth import KeyRing
 >>> issuer = AccessTokenIssuer(KeyRing(clock=FakeClock(start=1_700_000_000)))
 >>> token = issuer.issue("orders-svc", audience="inventory", scopes=["stock:read"])
@@ -25,16 +25,19 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from ..clock import parse_duration
-from ..errors import ConfigurationError
-from ._keys import KeyRing
+from labsvc.core.clock import parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.auth._keys import KeyRing
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["AccessTokenIssuer", "ACCESS_TOKEN_TYPE", "ACCESS_TOKEN_CLAIMS", "DEFAULT_TOKEN_ISSUER",
-           "DEFAULT_TOKEN_TTL", "scope_list"]
+           "DEFAULT_TOKEN_TTL", "scope_list", "token_anatomy", "TOKEN_PARTS"]
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 #: The claims RFC 9068 section 2.2 makes required (``scope`` is added when scopes were granted).
@@ -109,3 +112,48 @@ class AccessTokenIssuer:
         headers = {"typ": ACCESS_TOKEN_TYPE, "kid": key.kid, **(header or {})}
         self.issued += 1
         return jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
+
+
+#: What each part of an RFC 9068 access token says (header and claims).
+TOKEN_PARTS = {
+    ("header", "alg"): "signature algorithm (RS256: the token service's private RSA key)",
+    ("header", "typ"): "at+jwt: an access token, so an ID token cannot pass for one (RFC 9068 2.1)",
+    ("header", "kid"): "which of the token service's keys signed it (the key's thumbprint)",
+    ("claims", "iss"): "who issued it: the token service",
+    ("claims", "sub"): "whom it is about: with client credentials, the client itself",
+    ("claims", "client_id"): "the client that asked for it",
+    ("claims", "aud"): "the one resource server it is meant for",
+    ("claims", "iat"): "when it was issued (Unix seconds)",
+    ("claims", "exp"): "when it expires (Unix seconds)",
+    ("claims", "jti"): "a unique id for this token",
+    ("claims", "scope"): "what it grants, space separated",
+}
+
+
+def token_anatomy(token: str) -> "pd.DataFrame":
+    """The header and claims of ``token``, decoded without verification, one row each with what it means.
+
+    For looking only, never for deciding. Values that are new for every token
+    (the key's thumbprint, the ``jti``, the times) are shown by their form
+    and by how they relate (``exp`` as ``iat + lifetime``), so that the table
+    reads the same on every run; every other value is shown as it is.
+    """
+    import pandas as pd
+
+    from labsvc.auth.jwt_tokens import unverified
+
+    header, claims = unverified(token)
+    rows = []
+    for part, items in (("header", header), ("claims", claims)):
+        for name, value in items.items():
+            if name in ("kid", "jti") and isinstance(value, str):
+                shown = f"{len(value)} hex digits, new for every {'key' if name == 'kid' else 'token'}"
+            elif name == "iat":
+                shown = "the time of issue"
+            elif name == "exp" and isinstance(claims.get("iat"), (int, float)):
+                shown = f"iat + {value - claims['iat']:g} s"
+            else:
+                shown = value
+            rows.append({"part": part, "name": name, "value": shown,
+                         "meaning": TOKEN_PARTS.get((part, name), "")})
+    return pd.DataFrame(rows, columns=["part", "name", "value", "meaning"])

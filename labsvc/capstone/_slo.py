@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..errors import ConfigurationError
-from ..observability import SLO as _Objective
-from ..observability import error_budget
-from ..plots import COLORS
+from labsvc.core.errors import ConfigurationError
+from labsvc.observability import SLO as _Objective
+from labsvc.observability import error_budget
+from labsvc.core.plots import COLORS
 
 __all__ = ["SLO", "SLOS", "slo_report", "plot_slo_report"]
 

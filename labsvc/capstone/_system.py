@@ -5,7 +5,7 @@ the registry (notebook 08) and guards each route with a timeout, retries and
 a circuit breaker (notebook 10):
 
 ====================  ==========================================================
-``/catalog/...``      the product catalog (two instances; :mod:`labsvc.shop`)
+``/catalog/...``      the product catalog (two instances; :mod:`.catalog`)
 ``/orders/...``       the order service: the place-order saga over inventory and
                       the external payment provider (notebook 06), reporting
                       final states through a transactional outbox to the broker
@@ -13,7 +13,11 @@ a circuit breaker (notebook 10):
 ====================  ==========================================================
 
 The delivery service listens to the same events (notebook 07) and prepares a
-delivery for every approved order. Three pumps keep the asynchronous parts
+delivery for every approved order. Every service is a lesson's service
+module run with this system's settings: :mod:`labsvc.capstone.catalog`,
+:mod:`labsvc.data.saga_orchestrator` (orders), :mod:`labsvc.data.inventory`,
+:mod:`labsvc.data.payment`, :mod:`labsvc.data.order_history` (history) and
+:mod:`labsvc.data.delivery`. Three pumps keep the asynchronous parts
 moving: the outbox relay, the history projector, the delivery consumer.
 
 Every resilience pattern has a switch in :class:`Resilience`; every
@@ -23,23 +27,28 @@ bad deploy is one more experiment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
 
-from ..chaos import Traffic
-from ..clock import MonotonicClock, parse_duration
-from ..data import Pump, delivery_app, inventory_app, order_history_app, order_saga_app, payment_app
-from ..discovery import ServiceRegistry
-from ..errors import ConfigurationError
-from ..gateway import Gateway, Route, upstream_breaker, upstream_retry
-from ..messaging import Broker, broker_app
-from ..network import Network
-from ._releases import RELEASES, catalog_release
+from labsvc.capstone._config import (
+    EVENT_GROUPS, EVENTS_TOPIC, PUMP_BACKOFF, PUMPS, REGISTERED, RESILIENCE_OFF, RESILIENCE_ON, Resilience,
+    gateway_routes, saga_budget, service_settings,
+)
+from labsvc.chaos import Traffic
+from labsvc.core.clock import MonotonicClock
+from labsvc.data import Pump, delivery, inventory, order_history, payment, saga_orchestrator
+from labsvc.discovery import ServiceRegistry
+from labsvc.core.errors import ConfigurationError
+from labsvc.gateway import Gateway, Route
+from labsvc.messaging import Broker, broker_app
+from labsvc.core.network import Network
+from labsvc.capstone import catalog
+from labsvc.capstone._canary import CANARY_SHARE, CanaryBalancer
+from labsvc.capstone.catalog import RELEASES
+from labsvc.core.simtime import experiment, network_methods
 
 __all__ = ["Resilience", "RESILIENCE_ON", "RESILIENCE_OFF", "OrderSystem", "JOURNEYS", "journey_of", "run_chaos",
            "user_was_served"]
 
-EVENTS_TOPIC = "orders"
 #: The user journeys and their share of the traffic (request i's journey is fixed by i).
 JOURNEYS = {"browse": 0.7, "checkout": 0.2, "history": 0.1}
 _JOURNEY_BY_SLOT = ["browse"] * 7 + ["checkout"] * 2 + ["history"]
@@ -48,46 +57,12 @@ _JOURNEY_BY_SLOT = ["browse"] * 7 + ["checkout"] * 2 + ["history"]
 BUSINESS_REASONS = ("payment_declined", "out_of_stock")
 
 
-@dataclass(frozen=True)
-class Resilience:
-    """The resilience settings of the order system; each pattern can be switched off.
-
-    - ``timeout``: the gateway's per-route timeout (None: the client's 5 s);
-    - ``retries``: attempts per idempotent request at the gateway (1: no retry);
-    - ``breaker``: a circuit breaker per gateway route;
-    - ``saga_attempts``, ``saga_backoff``, ``saga_timeout``: how the order
-      service calls inventory and payment (tries per step, first pause, per call).
-    """
-
-    timeout: float | str | None = "150ms"
-    retries: int = 3
-    breaker: bool = True
-    saga_attempts: int = 4
-    saga_backoff: float | str = "100ms"
-    saga_timeout: float | str = "250ms"
-
-    def __post_init__(self) -> None:
-        for name in ("retries", "saga_attempts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name}={value!r} must be a whole number of attempts, at least 1")
-        for name in ("saga_backoff", "saga_timeout") + (("timeout",) if self.timeout is not None else ()):
-            parse_duration(getattr(self, name), name=name)
-
-    def but(self, **changes: Any) -> "Resilience":
-        """The same settings with some changed: ``RESILIENCE_ON.but(retries=1)``."""
-        return replace(self, **changes)
-
-
-RESILIENCE_ON = Resilience()
-RESILIENCE_OFF = Resilience(timeout=None, retries=1, breaker=False, saga_attempts=1, saga_timeout="5s")
-
-
 def journey_of(i: int) -> str:
     """The journey of user request ``i``: seven in ten browse, two check out, one reads its history."""
     return _JOURNEY_BY_SLOT[i % 10]
 
 
+@network_methods
 class OrderSystem:
     """The whole system on a network of its own; ``async with system:`` starts and stops it.
 
@@ -108,54 +83,42 @@ class OrderSystem:
         self.seed = seed
         self.release = {"catalog": "1.0"}  # what the next (re)start of a catalog instance runs
         self.registry = ServiceRegistry(MonotonicClock())
-        r = resilience
+        # Each service is a lesson service with the settings this system gives it; every
+        # instance (and every restart) gets a new app from its create_app.
+        # (labsvc.capstone._config holds them, for the containers of the export too.)
+        stock_settings = service_settings("inventory", resilience, seed=seed, stock=stock)
+        provider = service_settings("payment", resilience, seed=seed, decline_rate=decline_rate)
+        sagas = service_settings("orders", resilience, seed=seed)
+        listener = service_settings("delivery", resilience, seed=seed)
         net = self.net = Network(seed=seed, name=name, mode=mode)
         net.add("catalog", self._catalog, instances=catalog_instances)
-        net.add("inventory", lambda: inventory_app(stock))
-        net.add("payment", lambda: payment_app(seed=seed, decline_rate=decline_rate))
-        net.add("orders", lambda: order_saga_app(attempts=r.saga_attempts, backoff=r.saga_backoff,
-                                                 timeout=r.saga_timeout, events_topic=EVENTS_TOPIC))
+        net.add("inventory", lambda: inventory.create_app(stock_settings))
+        net.add("payment", lambda: payment.create_app(provider))
+        net.add("orders", lambda: saga_orchestrator.create_app(sagas))
         broker = Broker()
-        for group in ("order-history", "delivery"):
+        for group in EVENT_GROUPS:
             broker.declare(EVENTS_TOPIC, group)
         self.broker = broker
         net.add("broker", broker_app(broker))
-        net.add("history", order_history_app)
-        net.add("delivery", lambda: delivery_app(events_topic=EVENTS_TOPIC))
-        self.gateway = Gateway(self._routes(), discovery=self.registry, seed=seed,
+        net.add("history", order_history.create_app)
+        net.add("delivery", lambda: delivery.create_app(listener))
+        # Round robin per service, and a canary's weighted share of the catalog (see deploy()).
+        self.balancer = CanaryBalancer(lambda name: self.running_release().get(name), seed=seed)
+        self.gateway = Gateway(self._routes(), discovery=self.registry, seed=seed, balancer=self.balancer,
                               retry_other_instance=resilience.retries > 1)
         net.add("gateway", self.gateway.app)
         if observe:  # OpenTelemetry spans in net.spans and RED metrics on every /metrics (notebook 11)
             net.observe(tracing=True, metrics=True)
-        self.pumps = [
-            Pump(net, "http://orders.svc/outbox/relay", caller="outbox-relay", body={"wait": 0.2},
-                 done=lambda a: a["pending"] == 0, backoff="50ms"),
-            Pump(net, "http://history.svc/projection/poll", caller="history-projector", body={"wait": 0.2},
-                 done=lambda a: a["pulled"] == 0, backoff="50ms"),
-            Pump(net, "http://delivery.svc/deliveries/poll", caller="delivery-consumer", body={"wait": 0.2},
-                 done=lambda a: a["pulled"] == 0, backoff="50ms"),
-        ]
+        # The outbox relay, the history projector, the delivery consumer (in that order).
+        self.pumps = [Pump(net, f"http://{service}.svc{path}", caller=caller, body=dict(body),
+                           done=lambda a, key=key: a[key] == 0, backoff=PUMP_BACKOFF)
+                      for service, path, caller, body, key in PUMPS]
 
     def _catalog(self):
-        return catalog_release(self.release["catalog"])
+        return catalog.create_app(catalog.Settings(release=self.release["catalog"]))
 
     def _routes(self) -> list[Route]:
-        r = self.resilience
-
-        def breaker(service: str):
-            # A route's breaker sees every attempt. It opens when most of them fail (the service is
-            # down), not when one instance of two fails and the retry routes around it.
-            # Its open state lasts 0.5 s: the experiments here last seconds, not minutes.
-            return (upstream_breaker(f"gateway->{service}", failure_rate_threshold=80, wait_duration_in_open_state=0.5)
-                    if r.breaker else None)
-
-        def guarded(prefix: str, service: str) -> Route:
-            return Route(prefix, service, timeout=r.timeout, breaker=breaker(service),
-                         retry=upstream_retry(r.retries, seed=self.seed) if r.retries > 1 else None)
-
-        return [guarded("/catalog", "catalog"), guarded("/history", "history"),
-                Route("/orders", "orders", timeout=self.saga_budget() if r.timeout is not None else None,
-                      breaker=breaker("orders"))]
+        return gateway_routes(self.resilience, self.seed)
 
     def saga_budget(self) -> float:
         """The longest a checkout can take inside the order service: two steps, each with all its tries.
@@ -163,16 +126,13 @@ class OrderSystem:
         The gateway's timeout on ``/orders`` is this plus half a second, so the
         gateway never gives up on a saga that is still retrying.
         """
-        r = self.resilience
-        per_call = parse_duration(r.saga_timeout, name="saga_timeout")
-        pauses = parse_duration(r.saga_backoff, name="saga_backoff") * (2 ** (r.saga_attempts - 1) - 1)
-        return 2 * (r.saga_attempts * per_call + pauses) + 0.5
+        return saga_budget(self.resilience)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> "OrderSystem":
         await self.net.start()
         for service in self.net.services.values():
-            if service.name in ("catalog", "orders", "history"):
+            if service.name in REGISTERED:
                 for inst in service.instances:
                     self.registry.register(service.name, inst.name, f"http://{inst.name}.svc")
         for pump in self.pumps:
@@ -198,26 +158,35 @@ class OrderSystem:
         return {"history_rounds": history, "delivery_rounds": delivery}
 
     # ------------------------------------------------------------------ deploys
-    async def deploy(self, version: str, *, strategy: str = "rolling", service: str = "catalog") -> list[str]:
-        """Deploy ``version`` of the catalog: ``rolling`` (every instance, one by one) or ``canary`` (one).
+    async def deploy(self, version: str, *, strategy: str = "rolling", service: str = "catalog",
+                     share: float = CANARY_SHARE) -> list[str]:
+        """Deploy ``version`` of the catalog: ``rolling`` (every instance, one by one) or ``canary``.
 
-        Only instances that do not run ``version`` yet are replaced (as a
-        Kubernetes rollout replaces only the pods not at the desired
-        revision), so rolling back a canary touches the canary alone. Returns
-        the instances replaced; the others keep serving meanwhile.
+        A canary replaces one instance and the gateway sends it ``share`` of
+        the catalog's traffic (10 % by default, by weight, not one request in
+        two as round robin over two instances would); a rolling deploy
+        replaces every instance and ends any canary split. Only instances that
+        do not run ``version`` yet are replaced (as a Kubernetes rollout
+        replaces only the pods not at the desired revision), so rolling back a
+        canary touches the canary alone. Returns the instances replaced; the
+        others keep serving meanwhile.
         """
         if service != "catalog":
             raise ConfigurationError(f"only the catalog has releases to deploy here, not {service!r}")
         if version not in RELEASES:
             raise ConfigurationError(f"version={version!r} is not a catalog release; releases: {sorted(RELEASES)}")
         if strategy not in ("rolling", "canary"):
-            raise ConfigurationError(f"strategy={strategy!r}; use 'rolling' or 'canary' (one instance)")
+            raise ConfigurationError(f"strategy={strategy!r}; use 'rolling' or 'canary' (one instance, a share of the traffic)")
+        if strategy == "canary":
+            self.balancer.set_canary(version, share)   # checks the share before anything is replaced
         self.release["catalog"] = version
         running = self.running_release()
         stale = [name for name, release in running.items() if release != version]
         chosen = stale[-1:] if strategy == "canary" else stale
         for name in chosen:
             await self.net.restart(name)
+        if strategy == "rolling":
+            self.balancer.clear_canary()
         return chosen
 
     def running_release(self) -> dict[str, str]:
@@ -252,6 +221,7 @@ def user_was_served(i: int, response: Any) -> bool:
     return True
 
 
+@experiment
 async def run_chaos(experiment: Any, resilience: Resilience = RESILIENCE_ON, *, seed: int = 0, rate: float = 60.0,
                     name: str = "capstone", **system_options: Any):
     """Build the system, run one chaos experiment on it under users' traffic, stop it; the report.
@@ -260,8 +230,8 @@ async def run_chaos(experiment: Any, resilience: Resilience = RESILIENCE_ON, *, 
     :data:`labsvc.capstone.experiments.NAMES`), a dict or an
     :class:`~labsvc.chaos.Experiment`.
     """
-    from ..chaos import run_experiment
-    from . import experiments
+    from labsvc.chaos import run_experiment
+    from labsvc.capstone import experiments
 
     if isinstance(experiment, str) and experiment in experiments.NAMES:
         experiment = experiments.load(experiment)

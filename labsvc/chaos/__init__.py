@@ -24,14 +24,17 @@ activity, every user request.
 
 The built-in actions and probes are in :mod:`labsvc.chaos.activities`; the
 format and its checks in :mod:`labsvc.chaos._format`; the order of a run in
-:mod:`labsvc.chaos._runner`.
+:mod:`labsvc.chaos._runner`; the run as a Chaos Toolkit journal
+(``report.journal``, ``report.write_journal("journal.json")``) in
+:mod:`labsvc.chaos._journal`; the figures in :mod:`labsvc.chaos.plots`; what
+notebook 14 uses, gathered, in :mod:`labsvc.chaos.lab`.
 """
 
-from ._format import Activity, Experiment, ExperimentError, Provider, load_experiment, ROLLBACK_STRATEGIES
-from ._report import ChaosReport
-from ._runner import Traffic, run_experiment
-from ._tolerance import within_tolerance
-from .plots import plot_report, plot_verdicts
+from labsvc.chaos._format import Activity, Experiment, ExperimentError, Provider, load_experiment, ROLLBACK_STRATEGIES
+from labsvc.chaos._report import ChaosReport
+from labsvc.chaos._runner import Traffic, run_experiment
+from labsvc.chaos._tolerance import within_tolerance
+from labsvc.chaos.plots import plot_report, plot_verdicts
 
 __all__ = ["load_experiment", "run_experiment", "Traffic", "ChaosReport", "Experiment", "Activity", "Provider",
            "ExperimentError", "ROLLBACK_STRATEGIES", "within_tolerance", "plot_report", "plot_verdicts"]

@@ -16,7 +16,9 @@ An activity is ``{"type": "action" | "probe", "name": ..., "provider": ...,
 "pauses": {"before": s, "after": s}}``. Providers are ``python`` (``func`` of
 ``module``; without ``module``, one of labsvc's built-in actions or probes in
 :mod:`labsvc.chaos.activities`) or ``http`` (``url``, ``method``, ``json``,
-sent through the network). Every mistake raises :class:`ExperimentError`
+sent through the network). A file that Chaos Toolkit should accept too
+(``chaos validate``) names every module, ``labsvc.chaos.activities`` for the
+built-ins, as the capstone's experiments do. Every mistake raises :class:`ExperimentError`
 naming the field (``method[1].provider.arguments.targt``) and how to fix it.
 """
 
@@ -31,8 +33,8 @@ from numbers import Number
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..clock import parse_duration
-from ..errors import ConfigurationError
+from labsvc.core.clock import parse_duration
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["ExperimentError", "Experiment", "Activity", "Provider", "load_experiment",
            "ROLLBACK_STRATEGIES", "DEFAULT_WINDOWS", "INJECTED"]
@@ -258,7 +260,7 @@ def _provider(raw: Any, at: str, kind: str, injected: set[str]) -> Provider:
 
 
 def _function(module: Any, name: Any, at: str, kind: str) -> Callable[..., Any]:
-    from . import activities
+    from labsvc.chaos import activities
 
     if not isinstance(name, str) or not name:
         raise ExperimentError(f"{at}.func", "missing: the name of the function to call")

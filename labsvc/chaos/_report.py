@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ._format import Experiment
+    from labsvc.chaos._format import Experiment
 
 __all__ = ["ChaosReport", "TRAFFIC_COLUMNS", "VERDICTS"]
 
@@ -34,7 +35,10 @@ class ChaosReport:
     - ``deviated``: the hypothesis did not hold while the method's effects were in place;
     - ``probes``: every hypothesis check (phase, probe, value, tolerance, met);
     - ``activities``: every action and rollback, with start, end, status, output or error;
-    - ``traffic``: every user request; ``phases``: when each phase ran.
+    - ``traffic``: every user request; ``phases``: when each phase ran;
+    - ``journal``: the same run as a Chaos Toolkit journal (a dict in the
+      ``journal.json`` format ``chaos run`` writes); :meth:`write_journal`
+      saves it.
     """
 
     experiment: "Experiment"
@@ -44,6 +48,15 @@ class ChaosReport:
     activities: pd.DataFrame
     traffic: pd.DataFrame
     phases: pd.DataFrame
+    journal: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def write_journal(self, path: str | Path) -> Path:
+        """Save :attr:`journal` as ``journal.json``-style JSON at ``path``; returns the path."""
+        from labsvc.chaos._journal import write_journal
+
+        if not self.journal:
+            raise ValueError("this report has no journal: it was not made by labsvc.chaos.run_experiment")
+        return write_journal(self.journal, path)
 
     @property
     def verdict(self) -> str:
@@ -81,7 +94,7 @@ class ChaosReport:
 
     def plot(self, bin_seconds: float = 0.25):
         """Availability and latency of the users' traffic over time, phases shaded, actions marked."""
-        from .plots import plot_report
+        from labsvc.chaos.plots import plot_report
 
         return plot_report(self, bin_seconds=bin_seconds)
 

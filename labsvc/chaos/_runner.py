@@ -17,6 +17,10 @@ The order is Chaos Toolkit's, with labsvc's traffic around it:
    left as it was found), and, with a ``recovery`` window, the hypothesis is
    checked once more as evidence that the system came back.
 
+Besides its DataFrames, the report carries the run as a Chaos Toolkit
+journal (``report.journal``, ``report.write_journal("journal.json")``; see
+:mod:`labsvc.chaos._journal`), the file ``chaos run`` writes.
+
 Differences from Chaos Toolkit, on purpose: every hypothesis probe is
 evaluated (not only up to the first failure), so the report shows all the
 evidence; the second check is made over a window of traffic rather than at
@@ -32,13 +36,15 @@ from typing import Any, Awaitable, Callable, Union
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError
-from ._format import INJECTED, Activity, Experiment, ExperimentError, Provider, load_experiment
-from ._report import TRAFFIC_COLUMNS, ChaosReport
-from ._tolerance import describe_tolerance, within_tolerance
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
+from labsvc.chaos._format import INJECTED, Activity, Experiment, ExperimentError, Provider, load_experiment
+from labsvc.chaos._journal import JournalRecorder
+from labsvc.chaos._report import TRAFFIC_COLUMNS, ChaosReport
+from labsvc.chaos._tolerance import describe_tolerance, within_tolerance
+from labsvc.core.simtime import on_sim, on_sim_loop
 
-__all__ = ["Traffic", "run_experiment"]
+__all__ = ["Traffic", "run_experiment", "ExperimentError"]
 
 RequestFn = Callable[[Any, int], Awaitable[Any]]
 
@@ -71,11 +77,13 @@ class _Recorder:
         self.send, self.label, self.clock, self.t0, self.judge = send, label, clock, t0, ok
         self.rows: list[tuple] = []
         self.inflight: dict[int, float] = {}
+        self.started = 0  # requests sent so far: on one simulated instant, what came before an action
         self.changed = asyncio.Condition()
 
     async def __call__(self, client: Any, i: int) -> Any:
         sent = self.clock.now() - self.t0
         self.inflight[i] = sent
+        self.started = max(self.started, i + 1)
         status, error, served = 0, "", False
         try:
             response = await self.send(client, i)
@@ -106,9 +114,10 @@ class _Recorder:
         except asyncio.TimeoutError:
             pass  # still-running requests are simply not in the window yet
 
-    def window(self, start: float, end: float) -> pd.DataFrame:
+    def window(self, start: float, end: float, first: int = 0) -> pd.DataFrame:
+        """Requests sent in ``[start, end)``, from request ``first`` on (those sent after an action, at its instant too)."""
         df = pd.DataFrame(self.rows, columns=TRAFFIC_COLUMNS)
-        return df[(df["sent"] >= start) & (df["sent"] < end)].sort_values("i").reset_index(drop=True)
+        return df[(df["sent"] >= start) & (df["sent"] < end) & (df["i"] >= first)].sort_values("i").reset_index(drop=True)
 
 
 class _Run:
@@ -119,6 +128,7 @@ class _Run:
         self.probes: list[dict] = []
         self.phases: list[dict] = []
         self.recorder: _Recorder | None = None
+        self.journal = JournalRecorder(experiment.source)
 
     def now(self) -> float:
         return self.clock.now() - self.t0
@@ -154,22 +164,25 @@ class _Run:
             row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         row["end"] = self.now()
         self.activities.append(row)
+        self.journal.activity(phase, activity.where, start, row["end"], row["status"],
+                              output if row["status"] == "succeeded" else None, row["error"])
         if row["status"] == "succeeded" and activity.pause_after:
             await self.clock.sleep(activity.pause_after)
         return row["status"] == "succeeded"
 
     # ----------------------------------------------------------- the hypothesis
-    async def hypothesis(self, phase: str, start: float, end: float) -> bool:
+    async def hypothesis(self, phase: str, start: float, end: float, first: int = 0) -> bool:
         if self.recorder is not None:
             timeout = (self.traffic.timeout or 5.0) + 1.0
             await self.recorder.settle(end, timeout)
-            window = self.recorder.window(start, end)
+            window = self.recorder.window(start, end, first)
         else:
             window = pd.DataFrame(columns=TRAFFIC_COLUMNS)
         met_all = True
         for probe in self.x.hypothesis:
             row = {"phase": phase, "probe": probe.name, "value": None, "tolerance": describe_tolerance(probe.tolerance),
                    "met": False, "requests": len(window), "window_start": start, "window_end": end, "error": ""}
+            checked, value = self.now(), None
             try:
                 value = await self.call(probe.provider, window)
                 row["value"] = value.get("status") if isinstance(value, dict) and "status" in value else value
@@ -180,6 +193,7 @@ class _Run:
                 row["error"] = f"{type(exc).__name__}: {exc}"
             met_all = met_all and row["met"]
             self.probes.append(row)
+            self.journal.probe(phase, probe.where, checked, self.now(), value, row["met"], row["error"])
         return met_all
 
     def phase(self, name: str, start: float, end: float) -> None:
@@ -214,17 +228,23 @@ class _Run:
             await self._rollbacks(status, deviated)
             if self.x.windows["recovery"] > 0 and load_task is not None:
                 start = self.now()
+                first = self.recorder.started if self.recorder is not None else 0  # sent after the rollbacks
                 await self.clock.sleep(self.x.windows["recovery"])
                 self.phase("recovery", start, self.now())
-                await self.hypothesis("recovery", start, self.now())
+                await self.hypothesis("recovery", start, self.now(), first)
         finally:
             if load_task is not None:
                 load_task.cancel()
                 await asyncio.gather(load_task, return_exceptions=True)
         traffic = (pd.DataFrame(self.recorder.rows, columns=TRAFFIC_COLUMNS).sort_values("i").reset_index(drop=True)
                    if self.recorder is not None else pd.DataFrame(columns=TRAFFIC_COLUMNS))
-        return ChaosReport(self.x, status, deviated, pd.DataFrame(self.probes), pd.DataFrame(self.activities),
-                           traffic, pd.DataFrame(self.phases, columns=["phase", "start", "end"]))
+        report = ChaosReport(self.x, status, deviated, pd.DataFrame(self.probes), pd.DataFrame(self.activities),
+                             traffic, pd.DataFrame(self.phases, columns=["phase", "start", "end"]))
+        extension = {"windows": dict(self.x.windows), "rollback_strategy": self.x.rollback_strategy,
+                     "verdict": report.verdict, "phases": self.phases,
+                     "traffic": report.phase_summary().to_dict("records") if len(traffic) else []}
+        report.journal = self.journal.journal(status, deviated, self.now(), extension)
+        return report
 
     async def _rollbacks(self, status: str, deviated: bool) -> None:
         strategy = self.x.rollback_strategy
@@ -238,9 +258,9 @@ class _Run:
         self.phase("rollback", start, self.now())
 
     def _start_traffic(self) -> asyncio.Task:
-        from ..load import _request_fn, open_loop
+        from labsvc.core.load import request_fn, open_loop
 
-        send = _request_fn(self.traffic.target)
+        send = request_fn(self.traffic.target)
         self.recorder = _Recorder(send, self.traffic.label, self.clock, self.t0, self.traffic.ok)
         windows = self.x.windows
         pauses = sum(a.pause_before + a.pause_after for a in (*self.x.method, *self.x.rollbacks))
@@ -265,7 +285,10 @@ async def run_experiment(experiment: Experiment | dict | str, net: Any, traffic:
     string (see :func:`labsvc.chaos.load_experiment`). ``extras`` are objects
     provider functions may ask for by parameter name (``{"shop": shop}``).
     Without ``traffic``, probes see an empty window (use ``http`` probes).
+    On a simulated network it runs on simulated time, wherever it is called from.
     """
+    if getattr(net, "simulated", False) and not on_sim_loop():
+        return await on_sim(run_experiment(experiment, net, traffic, extras=extras, clock=clock))
     extras = dict(extras or {})
     clash = sorted(set(extras) & set(INJECTED))
     if clash:
@@ -278,6 +301,3 @@ async def run_experiment(experiment: Experiment | dict | str, net: Any, traffic:
     if not getattr(net, "started", True):
         raise ConfigurationError("start the network first ('async with net:'), then run the experiment in it")
     return await _Run(checked, net, traffic, extras, clock or MonotonicClock()).run()
-
-
-__all__ += ["ExperimentError"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..plots import COLORS
+from labsvc.core.plots import COLORS
 
 __all__ = ["plot_report", "plot_verdicts"]
 

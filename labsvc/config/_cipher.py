@@ -10,6 +10,15 @@ an HMAC-SHA256 tag, from ``cryptography``) and
   (never the clear text),
 - decrypts it only for a client whose access token grants ``config:decrypt``.
 
+That gate is this course's own design. Spring Cloud Config decrypts
+``{cipher}`` values on the server for every client by default
+(``spring.cloud.config.server.encrypt.enabled=true``) and serves the clear
+text; with ``encrypt.enabled=false`` it serves the ciphertext and each client
+decrypts with a key of its own. In every case the encryption protects the
+secret at rest (in the repository); on the wire an authorised answer is
+clear text inside the HTTP body, which only TLS protects
+(:mod:`labsvc.config.wire` shows both).
+
 >>> cipher = ConfigCipher()
 >>> stored = cipher.encrypt("s3cret")
 >>> stored.startswith("{cipher}") and "s3cret" not in stored
@@ -24,7 +33,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["ConfigCipher", "CIPHER_PREFIX", "is_cipher", "MASK"]
 

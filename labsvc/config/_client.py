@@ -13,22 +13,31 @@ A service built with :class:`ConfigClient`
    own instance (so every instance gets every event, as each Spring Cloud Bus
    member has its own queue), and refreshes when an event names its
    application;
-4. lets the **environment** override any key (12-factor, "config in the
-   environment"): ``greeting.message`` is overridden by ``GREETING_MESSAGE``
-   (dots and hyphens as Spring Boot's relaxed binding: ``.`` -> ``_``, ``-``
-   dropped, upper case). The active profiles come from
-   ``LABSVC_PROFILES_ACTIVE`` (comma separated) unless given.
+4. reads **environment variables** as a Spring Boot service reads its
+   system environment: ``greeting.message`` is set by ``GREETING_MESSAGE``
+   (Spring Boot's relaxed binding: ``.`` -> ``_``, ``-`` dropped, upper
+   case). The active profiles come from ``LABSVC_PROFILES_ACTIVE`` (comma
+   separated) unless given.
 
 A refresh builds a new immutable :class:`ConfigSnapshot` and swaps it in one
 assignment: a request that took the snapshot before the swap finishes with
 the old values, one that starts after sees the new ones, and none sees half
 of each. No request fails and no process restarts.
 
-Precedence, highest first: environment variable, config server (its own
-order, see :func:`labsvc.config.precedence`), the service's ``defaults``.
-Spring Cloud Config gives the server the upper hand by default
-(``overrideSystemProperties=true``); this client follows 12-factor instead, so
-an operator can always pin a value on one deployment.
+Precedence, highest first, as a Spring Cloud Config client has it: the
+config server (its own order, see :func:`labsvc.config.precedence`), then the
+environment, then the service's ``defaults``. Remote properties are not
+overridden by the service's own settings unless the **repository** grants
+it (setting it on the client has no effect): with
+``spring.cloud.config.allow-override: true`` and either
+``spring.cloud.config.override-system-properties: false`` (environment and
+system properties beat the server) or ``spring.cloud.config.override-none: true``
+(every local source beats it) among the served properties, the environment
+wins (:func:`override_policy`). Spring's documentation asks for
+``allowOverride=true`` explicitly, and so does this client. These services have
+no local configuration files, so the two finer settings have the same effect
+here. An environment variable the server outranks is reported in
+:attr:`ConfigSnapshot.ignored`, so an operator can see that the pin did not take.
 """
 
 from __future__ import annotations
@@ -46,16 +55,21 @@ import httpx
 import pandas as pd
 from fastapi import FastAPI, Request
 
-from ..errors import LabsvcError, UnknownServiceError
-from ._cipher import MASK, is_cipher
-from ._repository import DEFAULT_PROFILE, resolve
-from ._server import BUS_TOPIC, DEFAULT_BROKER_URL
+from labsvc.core.errors import ConfigurationError, LabsvcError, UnknownServiceError
+from labsvc.config._cipher import MASK, is_cipher
+from labsvc.config._repository import DEFAULT_PROFILE, resolve
+from labsvc.config._server import BUS_TOPIC, DEFAULT_BROKER_URL
 
-__all__ = ["ConfigClient", "ConfigSnapshot", "ConfigUnavailable", "env_name", "PROFILES_ENV", "DEFAULT_CONFIG_URL"]
+__all__ = ["ConfigClient", "ConfigSnapshot", "ConfigUnavailable", "env_name", "override_policy", "PROFILES_ENV",
+           "DEFAULT_CONFIG_URL", "OVERRIDE_KEYS"]
 
 PROFILES_ENV = "LABSVC_PROFILES_ACTIVE"
 DEFAULT_CONFIG_URL = "http://config.svc"
 _MISSING = object()
+#: The remote properties that decide whether local settings may override the server's (Spring Cloud Commons).
+OVERRIDE_KEYS = ("spring.cloud.config.allow-override", "spring.cloud.config.override-none",
+                 "spring.cloud.config.override-system-properties")
+_OVERRIDE_DEFAULTS = {"allow-override": False, "override-none": False, "override-system-properties": True}
 
 
 def env_name(key: str) -> str:
@@ -67,18 +81,57 @@ def env_name(key: str) -> str:
     return key.replace(".", "_").replace("-", "").upper()
 
 
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigurationError(f"{key}={value!r} must be true or false")
+
+
+def override_policy(remote: Mapping[str, Any]) -> dict[str, bool]:
+    """What the served properties allow: ``allow-override``, ``override-none``, ``override-system-properties``,
+    and ``environment_wins`` (whether an environment variable beats a value the server sends).
+
+    Keys may be written in any relaxed form (``allowOverride``, ``allow-override``).
+
+    >>> override_policy({})["environment_wins"]
+    False
+    >>> override_policy({"spring.cloud.config.allowOverride": True,
+    ...                  "spring.cloud.config.override-system-properties": "false"})["environment_wins"]
+    True
+    >>> override_policy({"spring.cloud.config.override-system-properties": False})["environment_wins"]
+    False
+    """
+    wanted = {k.replace("-", ""): k.rsplit(".", 1)[1] for k in OVERRIDE_KEYS}
+    policy = dict(_OVERRIDE_DEFAULTS)
+    for key, value in remote.items():
+        name = wanted.get(str(key).replace("-", "").lower())
+        if name is not None:
+            policy[name] = _flag(value, key)
+    policy["environment_wins"] = policy["allow-override"] and (
+        policy["override-none"] or not policy["override-system-properties"])
+    return policy
+
+
 class ConfigUnavailable(LabsvcError):
     """The config server could not be reached or refused (the message says which and why)."""
 
 
 @dataclass(frozen=True)
 class ConfigSnapshot:
-    """The configuration at one version: ``values`` (read-only), ``origins`` (where each came from)."""
+    """The configuration at one version: ``values`` (read-only), ``origins`` (where each came from).
+
+    ``ignored`` names the environment variables that were set but outranked
+    by the config server (key -> variable), because the repository does not
+    allow local overrides.
+    """
 
     values: Mapping[str, Any]
     origins: Mapping[str, str]
     version: str
     fetched_at: float = field(default=0.0)
+    ignored: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -145,11 +198,18 @@ class ConfigClient:
         origins = {k: "default" for k in self.defaults}
         values.update(remote)
         origins.update(remote_origin)
+        environment_wins = override_policy(remote)["environment_wins"]
+        ignored: dict[str, str] = {}
         for key in list(values):
             name = env_name(key)
-            if name in self.environ:
-                values[key], origins[key] = self.environ[name], f"environment:{name}"
-        return ConfigSnapshot(MappingProxyType(values), MappingProxyType(origins), version, time.time())
+            if name not in self.environ:
+                continue
+            if key in remote and not environment_wins:
+                ignored[key] = name  # the server outranks the environment unless the repository allows it
+                continue
+            values[key], origins[key] = self.environ[name], f"environment:{name}"
+        return ConfigSnapshot(MappingProxyType(values), MappingProxyType(origins), version, time.time(),
+                              MappingProxyType(ignored))
 
     async def fetch(self, client: Any, *, trigger: str = "endpoint") -> list[str]:
         """Fetch from the server and swap in the new snapshot; returns the keys whose value changed."""
@@ -237,8 +297,8 @@ class ConfigClient:
 
         @contextlib.asynccontextmanager
         async def run(_app: FastAPI):
-            from ..messaging import HttpBrokerClient
-            from ..service import app_client
+            from labsvc.messaging import HttpBrokerClient
+            from labsvc.core.service import app_client
 
             ctx = getattr(app.state, "labsvc", None)
             if ctx is None:  # served alone (no labsvc network): nobody to ask, run on defaults
@@ -266,7 +326,7 @@ class ConfigClient:
 
     def install(self, app: FastAPI) -> None:
         """Add ``POST /refresh`` and ``GET /config`` (values with secrets masked, and their origin)."""
-        from ..service import http
+        from labsvc.core.service import http
 
         @app.post("/refresh", tags=["config"], summary="Fetch the configuration again (like /actuator/refresh)")
         async def refresh(request: Request) -> dict:
@@ -277,6 +337,7 @@ class ConfigClient:
         async def show(request: Request) -> dict:
             return {"version": self.version, "profiles": self.profiles, "instance": self.instance,
                     "properties": self.table().to_dict("records"),
+                    "ignored_environment": dict(self._snapshot.ignored),
                     "refreshes": self.refreshes.to_dict("records")}
 
     def __repr__(self) -> str:

@@ -6,6 +6,10 @@
 - ``greeting``: :func:`greeting_app`, which answers ``GET /greeting`` with the
   configured message, taking ``greeting.delay-ms`` milliseconds (so requests
   are in flight when a refresh lands), and reports the config version it used.
+
+:func:`create_app` is the config server a learner serves alone
+(``uvicorn --factory labsvc.config:create_app``): a fresh app, with its own
+repository and cipher key, on every call.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from ._cipher import ConfigCipher
-from ._client import ConfigClient
-from ._repository import ConfigRepository
-from ._server import config_server
+from labsvc.config._cipher import ConfigCipher
+from labsvc.config._client import ConfigClient
+from labsvc.config._repository import ConfigRepository
+from labsvc.config._server import config_server
 
-__all__ = ["demo_repository", "demo_config_server", "greeting_app", "GREETING_DEFAULTS"]
+__all__ = ["demo_repository", "demo_config_server", "greeting_app", "GREETING_DEFAULTS", "create_app"]
 
 #: What the greeting service runs with when the server has nothing for a key.
 GREETING_DEFAULTS = {"greeting.message": "hello (built-in default)", "greeting.punctuation": "!",
@@ -42,16 +46,25 @@ def demo_repository(cipher: ConfigCipher) -> ConfigRepository:
 
 def demo_config_server(*, cipher: ConfigCipher | None = None, clock: Any = None) -> FastAPI:
     """The ``config`` service over :func:`demo_repository`; tokens come from ``http://auth.svc``."""
-    from ..auth import ResourceServer
+    from labsvc.auth import ResourceServer
 
     keys = cipher if cipher is not None else ConfigCipher()
     return config_server(demo_repository(keys), cipher=keys, resource=ResourceServer("config", clock=clock))
 
 
+def create_app(settings: Mapping[str, Any] | None = None) -> FastAPI:
+    """The config server of notebook 12, new on every call (its own repository and cipher key).
+
+    ``settings`` holds :func:`demo_config_server`'s options (``cipher``,
+    ``clock``); none means the defaults.
+    """
+    return demo_config_server(**dict(settings or {}))
+
+
 def greeting_app(*, profiles: str | None = None, label: str | None = None, environ: Mapping[str, str] | None = None,
                  bus: bool = True, tokens: Any = None) -> FastAPI:
     """The greeting service, configured by the config server (profiles from the environment unless given)."""
-    from ..service import create_service, instance_name
+    from labsvc.core.service import create_service, instance_name
 
     config = ConfigClient("greeting", profiles=profiles, label=label, defaults=GREETING_DEFAULTS, environ=environ,
                           bus=bus, tokens=tokens)

@@ -13,12 +13,15 @@ and a **label** names a version of the whole set (a git branch or tag:
 The precedence (:func:`precedence`), highest first, for application ``app``
 and profiles ``p1, p2``::
 
-    app-p2, app-p1, app, application-p2, application-p1, application
+    app-p2, application-p2, app-p1, application-p1, app, application
 
-So an application's own files beat the shared ones, a profile-specific file
-beats the plain one of the same owner, and of two profiles the later one
-wins (as Spring Boot and Spring Cloud Config do: "the last one wins, like
-adding entries to a map"). With no profile the profile is ``default``.
+This is the order Spring Cloud Config's server returns its property sources
+in (it loads them as a Spring Boot application would, with ``spring.config.name``
+set to ``application,app``): a profile-specific source beats every plain
+one, whoever owns it, so ``application-prod`` beats ``greeting``; of two
+sources for the same profile the application's own wins; and of two
+profiles the later one wins ("the last one wins, like adding entries to a
+map"). With no profile the profile is ``default``.
 
 Nested mappings are flattened to dotted keys (``{"greeting": {"message": "hi"}}``
 is ``greeting.message``). Every change bumps the label's **version**
@@ -42,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["ConfigRepository", "precedence", "resolve", "flatten", "DEFAULT_LABEL", "DEFAULT_PROFILE",
            "SHARED_APPLICATION"]
@@ -69,14 +72,15 @@ def precedence(application: str, profiles: str | Iterable[str] | None = None) ->
     """The property source names for ``application`` and ``profiles``, highest precedence first.
 
     >>> precedence("greeting", "dev,eu")
-    ['greeting-eu', 'greeting-dev', 'greeting', 'application-eu', 'application-dev', 'application']
+    ['greeting-eu', 'application-eu', 'greeting-dev', 'application-dev', 'greeting', 'application']
     """
     if not isinstance(application, str) or not _NAME.match(application):
         raise ConfigurationError(f"application {application!r} must be a service name such as 'greeting'")
-    later_first = list(reversed(_profiles(profiles)))
+    owners = list(dict.fromkeys([application, SHARED_APPLICATION]))
     names: list[str] = []
-    for owner in dict.fromkeys([application, SHARED_APPLICATION]):
-        names += [f"{owner}-{p}" for p in later_first] + [owner]
+    for profile in reversed(_profiles(profiles)):   # the later profile first
+        names += [f"{owner}-{profile}" for owner in owners]
+    names += owners
     return names
 
 
@@ -161,6 +165,11 @@ class ConfigRepository:
 
     def sources(self, label: str | None = None) -> list[str]:
         return sorted(self._labels.get(label or self.default_label, {}))
+
+    def source(self, name: str, *, label: str | None = None) -> dict[str, Any]:
+        """A copy of source ``name`` under ``label`` (empty if there is none yet)."""
+        label = self._label(label or self.default_label)
+        return copy.deepcopy(self._labels.get(label, {}).get(name, {}))
 
     def version(self, label: str | None = None) -> int:
         return self._versions.get(label or self.default_label, 0)

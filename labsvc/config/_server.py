@@ -7,6 +7,7 @@ GET     /{application}/{profiles}            the environment (default label): pr
 GET     /{application}/{profiles}/{label}    highest precedence first, and the label's version
 GET     /repository                          every label's sources and version
 PUT     /repository/{label}/{name}           replace one property source (JSON object) -> version
+PATCH   /repository/{label}/{name}           set some keys of one source, keep the others -> version
 POST    /encrypt                             ``{"value": "s3cret"}`` -> ``{"value": "{cipher}..."}``
 POST    /bus/refresh                         publish a refresh event on the broker's ``config-bus``
                                              topic (``{"destination": "greeting"}``; all if omitted)
@@ -18,7 +19,8 @@ The answer has the shape of Spring Cloud Config's ``Environment``:
 Secrets (``{cipher}`` values, see :mod:`labsvc.config._cipher`) are served
 as stored, encrypted, unless the request carries an access token for the
 audience ``config`` that grants ``config:decrypt``; then they are decrypted
-for that answer only. A request that sends a token must send a good one: a
+for that answer only (the course's design: Spring Cloud Config decrypts for
+every client by default and serves clear text). A request that sends a token must send a good one: a
 bad token is a 401, a valid one without ``config:decrypt`` a 403 (it asked
 for what it may not have), as on any protected route. When the server has a ``resource`` (a
 :class:`labsvc.auth.ResourceServer`), changing the repository and
@@ -36,11 +38,11 @@ from typing import Any
 
 from fastapi import Body, FastAPI, Request
 
-from ..errors import ConfigurationError
-from ..problems import Problem, problem_type
-from ..security import TokenRejected, www_authenticate
-from ._cipher import ConfigCipher, is_cipher
-from ._repository import ConfigRepository
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import Problem, problem_type
+from labsvc.auth import TokenRejected, www_authenticate
+from labsvc.config._cipher import ConfigCipher, is_cipher
+from labsvc.config._repository import ConfigRepository, flatten
 
 __all__ = ["config_server", "BUS_TOPIC", "DEFAULT_BROKER_URL", "DECRYPT_SCOPE", "WRITE_SCOPE"]
 
@@ -54,7 +56,7 @@ def config_server(repository: ConfigRepository | None = None, *, cipher: ConfigC
                   resource: Any = None, broker_url: str = DEFAULT_BROKER_URL, bus_topic: str = BUS_TOPIC,
                   name: str = "config") -> FastAPI:
     """A config server over ``repository``; ``app.state.repository`` and ``app.state.cipher`` for tests."""
-    from ..service import create_service, http
+    from labsvc.core.service import create_service, http
 
     repo = repository if repository is not None else ConfigRepository()
     keys = cipher if cipher is not None else ConfigCipher()
@@ -111,6 +113,16 @@ def config_server(repository: ConfigRepository | None = None, *, cipher: ConfigC
             raise Problem(422, "Invalid property source", type=problem_type("invalid-argument"), detail=str(exc)) from None
         return {"label": label, "source": source, "version": version}
 
+    @app.patch("/repository/{label}/{source}", tags=["repository"], summary="Set some keys of one property source")
+    async def patch_source(label: str, source: str, request: Request, properties: dict = Body(...)) -> dict:
+        await writer(request)
+        try:
+            current = repo.source(source, label=label)
+            version = repo.put(source, {**current, **flatten(properties)}, label=label)
+        except ConfigurationError as exc:
+            raise Problem(422, "Invalid property source", type=problem_type("invalid-argument"), detail=str(exc)) from None
+        return {"label": label, "source": source, "version": version}
+
     @app.post("/encrypt", tags=["secrets"], summary="Encrypt a value for the repository")
     async def encrypt(request: Request, body: dict = Body(...)) -> dict:
         await writer(request)
@@ -128,7 +140,7 @@ def config_server(repository: ConfigRepository | None = None, *, cipher: ConfigC
         destination = body.get("destination", "**") if isinstance(body, dict) else "**"
         event = {"type": "RefreshRemoteApplicationEvent", "id": uuid.uuid4().hex, "destination": destination,
                  "origin": name}
-        from ..messaging import HttpBrokerClient
+        from labsvc.messaging import HttpBrokerClient
 
         await HttpBrokerClient(http(request), broker_url).publish(bus_topic, event, message_id=event["id"])
         app.state.bus_events += 1

@@ -3,37 +3,49 @@
 Each service owns its data and shares it only through its API (or its
 events). This package runs the patterns that follow from that rule, each on
 real FastAPI services with their own SQLite databases (SQLModel on
-SQLAlchemy), on a :class:`labsvc.Network`:
+SQLAlchemy), on a :class:`labsvc.Network`.
 
-- **database per service** (:mod:`._database`): :func:`service_database`
-  gives a service its own database, opened in the app's lifespan (one per
-  instance, in memory by default) and disposed on shutdown;
-  :func:`data_service` builds a service around it, with SQL errors turned
-  into 500 problem documents that name the error class;
-- **the shared-database anti-pattern** (:mod:`._shared`):
-  :func:`schema_change_experiment` ships a schema change in one service and
-  shows it break the other at run time when they share a database, and not
-  when each owns its own;
-- **API composition** (:mod:`._composition`): a query across three services
-  answered by calling their APIs, three ways (sequential, parallel,
-  batched), measured in hops and latency by :func:`composition_experiment`;
-- **CQRS** (:mod:`._cqrs`): an order service (commands) publishes events,
-  directly or through a transactional outbox, and a query service projects
-  them into its own read model with an idempotent consumer;
-  :class:`CqrsShop` measures the read model's lag under open-loop load and
-  its convergence, :func:`outbox_experiment` shows what a broker outage
-  does to each way of publishing;
-- **saga** (:mod:`._saga`): placing an order across orders, inventory and
-  an external payment provider, orchestrated by the order service, with
-  compensations, idempotency keys and recovery; :func:`saga_experiment`
-  runs it under injected faults and :func:`check_invariants` checks what
-  must always hold.
+**The services** are one small module each. Every one has a ``Settings``
+(its knobs), ``create_app(settings=None)`` (a new app, so every instance
+has its own database) and ``app`` (one app with the default settings), so
+any of them can be read on its own and served on its own
+(``python -m labsvc serve labsvc.data.inventory:create_app``):
+
+- :mod:`.customers` and :mod:`.orders`: the shared-database lesson (the
+  customers service ships a schema change; the orders service reads customer
+  names from a shared table, or from the customers API);
+- :mod:`.delivery` and :mod:`.order_summary`: API composition (the composer
+  joins what orders, customers and delivery answer);
+- :mod:`.order_command` and :mod:`.order_history`: CQRS (commands and their
+  events, directly or through a transactional outbox; a read model projected
+  from them by an idempotent consumer);
+- :mod:`.saga_orchestrator`, :mod:`.inventory` and :mod:`.payment`: the
+  place-order saga, its participants and its compensations.
+
+The older factory names (:func:`customers_app`, :func:`order_saga_app`, ...)
+are the same services: each calls ``create_app(Settings(...))``.
+
+**The building blocks** (:mod:`._database`): :func:`service_database`
+gives a service its own database, opened in the app's lifespan (one per
+instance, in memory by default) and disposed on shutdown;
+:func:`data_service` builds a service around it, with SQL errors turned
+into 500 problem documents that name the error class. A :class:`Pump`
+drives the background loops (the outbox relay, the projector).
+
+**Notebook 06's experiments** (:mod:`.lab`): :func:`schema_change_experiment`,
+:func:`composition_experiment`, :class:`CqrsShop` with
+:func:`outbox_experiment`, and :func:`saga_experiment` with
+:func:`check_invariants`; their plots are in :mod:`.plots`.
 
 Choices:
 
 - each service's code declares its tables on a base class with its own
   SQLAlchemy registry, so no two services share a table definition (and
   two services may both have an ``orders`` table, as they would);
+- a service module's handlers are plain functions on an ``APIRouter``;
+  what belongs to one instance (its database, its consumer, its saga state)
+  lives on that instance's ``app.state``, so instances never share memory
+  and a crashed instance loses what it held in memory;
 - handlers are ``async def`` and run SQLite synchronously: a handler that
   does not ``await`` between reading and writing is one step of the event
   loop; conditional updates (``UPDATE ... WHERE available >= n``) and
@@ -49,30 +61,7 @@ Choices:
 
 from __future__ import annotations
 
-from ._composition import (
-    DELIVERY_STATUSES,
-    STRATEGIES,
-    CompositionResult,
-    composition_experiment,
-    composition_network,
-    delivery_app,
-    expected_hops,
-    order_summary_app,
-    seed_composition,
-)
-from ._cqrs import (
-    EVENT_TYPES,
-    ORDER_STATUSES,
-    PUBLISH_MODES,
-    Convergence,
-    CqrsShop,
-    OutboxResult,
-    lag_summary,
-    order_command_app,
-    order_history_app,
-    outbox_experiment,
-)
-from ._database import (
+from labsvc.data._database import (
     IN_MEMORY,
     DatabaseNotOpenError,
     ServiceDatabase,
@@ -81,32 +70,41 @@ from ._database import (
     install_database_errors,
     service_database,
 )
-from ._plots import plot_composition, plot_read_model_lag, plot_saga_outcomes
-from ._pump import Pump, PumpError
-from ._saga import (
-    FINAL_STATES,
+from labsvc.data._order_events import EVENT_TYPES, ORDER_STATUSES
+from labsvc.data._pump import Pump, PumpError
+from labsvc.data.customers import customers_app
+from labsvc.data.delivery import DELIVERY_STATUSES, delivery_app
+from labsvc.data.inventory import PRODUCT_PRICES, inventory_app
+from labsvc.data.lab import (
+    CUSTOMER_NAMES,
     OUTCOMES,
-    PRODUCT_PRICES,
-    SAGA_STEPS,
     SCENARIOS,
+    CompositionResult,
+    Convergence,
+    CqrsShop,
+    OutboxResult,
     SagaFaults,
     SagaResult,
     SagaShop,
-    check_invariants,
-    inventory_app,
-    order_saga_app,
-    outcome_of,
-    payment_app,
-    saga_experiment,
-)
-from ._shared import (
-    CUSTOMER_NAMES,
-    SCHEMA_DESIGNS,
     SchemaChangeResult,
-    customers_app,
-    orders_app,
+    check_invariants,
+    composition_experiment,
+    composition_network,
+    expected_hops,
+    lag_summary,
+    outbox_experiment,
+    outcome_of,
+    saga_experiment,
     schema_change_experiment,
+    seed_composition,
 )
+from labsvc.data.order_command import PUBLISH_MODES, order_command_app
+from labsvc.data.order_history import order_history_app
+from labsvc.data.order_summary import STRATEGIES, order_summary_app
+from labsvc.data.orders import SCHEMA_DESIGNS, orders_app
+from labsvc.data.payment import payment_app
+from labsvc.data.plots import plot_composition, plot_read_model_lag, plot_saga_outcomes
+from labsvc.data.saga_orchestrator import FINAL_STATES, SAGA_STEPS, order_saga_app
 
 __all__ = [
     # database per service

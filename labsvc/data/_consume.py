@@ -12,10 +12,10 @@ from typing import Any, Callable
 import httpx
 from pydantic import BaseModel, Field as PydanticField
 
-from ..errors import LabsvcError
-from ..messaging import HttpBrokerClient, IdempotentConsumer
-from ..problems import Problem, problem_type
-from ..service import Request, http, instance_name
+from labsvc.core.errors import LabsvcError
+from labsvc.messaging import HttpBrokerClient, IdempotentConsumer
+from labsvc.core.problems import Problem, problem_type
+from labsvc.core.service import Request, http, instance_name
 
 __all__ = ["PollBody", "consume_round"]
 

@@ -37,9 +37,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from ..errors import ConfigurationError, LabsvcError
-from ..problems import problem_response, problem_type
-from ..service import create_service
+from labsvc.core.errors import ConfigurationError, LabsvcError
+from labsvc.core.problems import problem_response, problem_type
+from labsvc.core.service import create_service
 
 __all__ = [
     "ServiceDatabase",

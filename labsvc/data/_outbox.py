@@ -11,19 +11,19 @@ orchestrator when it reports its final states (the capstone).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import httpx
 import sqlalchemy as sa
 from pydantic import BaseModel, Field as PydanticField
 from sqlmodel import Field, SQLModel, col, func, select
 
-from ..errors import LabsvcError
-from ..messaging import HttpBrokerClient
-from ..problems import Problem, problem_type
-from ..service import Request, http
+from labsvc.core.errors import LabsvcError
+from labsvc.messaging import HttpBrokerClient
+from labsvc.core.problems import Problem, problem_type
+from labsvc.core.service import Request, http
 
-__all__ = ["OutboxFields", "RelayBody", "Outbox"]
+__all__ = ["OutboxFields", "RelayBody", "Outbox", "Epoch"]
 
 
 class OutboxFields(SQLModel):
@@ -36,6 +36,25 @@ class OutboxFields(SQLModel):
     payload: dict = Field(sa_type=sa.JSON)
     created_at: float
     published_at: float | None = Field(default=None, index=True)
+
+
+class Epoch:
+    """Which opening of a service's database this is, so event ids stay unique across restarts.
+
+    An in-memory database that restarts numbers its orders from 1 again, and
+    its events must not be taken for the old ones by a consumer that
+    remembers event ids: each opening is a new epoch, and event ids carry it
+    (``e<epoch>-order-<id>-...``). Pass :meth:`new` as the database's
+    ``setup``; ``counter`` is the service's own ``itertools.count(1)``.
+    """
+
+    def __init__(self, counter: Iterator[int]) -> None:
+        self._counter = counter
+        self.n = 0
+
+    def new(self, _db: Any = None) -> None:
+        """Start the next epoch (the database was just opened)."""
+        self.n = next(self._counter)
 
 
 class RelayBody(BaseModel):

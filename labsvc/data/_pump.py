@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import httpx
 
-from ..clock import Clock, MonotonicClock, parse_duration
-from ..errors import ConfigurationError, NetworkStateError
+from labsvc.core.clock import Clock, MonotonicClock, parse_duration
+from labsvc.core.errors import ConfigurationError, NetworkStateError
 
 __all__ = ["Pump", "PumpError"]
 
@@ -102,7 +102,10 @@ class Pump:
         """Run the loop in the background (idempotent)."""
         if self.running:
             return
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"pump {self.url}")
+        spawn = getattr(self.net, "spawn", None)  # a Network runs it on its own loop; a service alone, here
+        name = f"pump {self.url}"
+        self._task = spawn(self._loop(), name=name) if spawn else asyncio.get_running_loop().create_task(
+            self._loop(), name=name)
 
     async def stop(self) -> None:
         """Stop the loop and wait for it to end (idempotent)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from ..problems import Problem, problem_type
+from labsvc.core.problems import Problem, problem_type
 
 __all__ = ["fetch_json", "problem_of"]
 

@@ -20,7 +20,12 @@ Three parts, one module each:
   online shop) and :func:`load_monolith` (three real Java monoliths with
   published reference decompositions).
 
-Three more modules, imported by their own names (``from
+The package exports exactly the ``__all__`` of those five modules
+(:mod:`~labsvc.design.domain`, :mod:`~labsvc.design.decomposition`,
+:mod:`~labsvc.design.metrics`, :mod:`~labsvc.design.datasets` and
+:mod:`~labsvc.design.plots`): each name is listed once, in its own module.
+
+Four more modules, imported by their own names (``from
 labsvc.design.topology import ...``):
 
 * :mod:`~labsvc.design.topology` - a decomposition deployed as running
@@ -32,6 +37,9 @@ labsvc.design.topology import ...``):
   tables.
 * :mod:`~labsvc.design.references` - published partitions and metrics of
   the real monoliths next to our scores.
+* :mod:`~labsvc.design.lab` - the experiments of notebooks 03 and 04 in one
+  place: deploy decompositions as services and measure them at run time
+  (from :mod:`~labsvc.design.topology`).
 
 Choices made here, so a reader need not guess:
 
@@ -53,110 +61,17 @@ Choices made here, so a reader need not guess:
 
 from __future__ import annotations
 
-from labsvc.design.datasets import (
-    DATASETS_ENV,
-    MONOLITHS,
-    MonolithDataset,
-    ShopDataset,
-    build_graph,
-    datasets_dir,
-    load_monolith,
-    load_shop,
-)
-from labsvc.design.decomposition import (
-    Decomposition,
-    DecompositionError,
-    by_column,
-    by_layer,
-    one_per_module,
-    single_service,
-    suggest_by_communities,
-)
-from labsvc.design.domain import (
-    RELATIONSHIP_KINDS,
-    SUBDOMAIN_KINDS,
-    SYMMETRIC_RELATIONSHIP_KINDS,
-    BoundedContext,
-    ContextMap,
-    Relationship,
-    Subdomain,
-    UnknownContextError,
-)
-from labsvc.design.metrics import (
-    METRICS,
-    change_impact,
-    cohesion,
-    compare,
-    coupling_matrix,
-    edge_density,
-    inter_service_share,
-    inter_service_weight,
-    interface_number,
-    largest_service_share,
-    log_weights,
-    mean_services_per_change,
-    modularity,
-    multi_service_change_share,
-    non_extreme_distribution,
-    service_cohesion,
-    service_dependencies,
-    service_graph,
-    size_cv,
-    structural_modularity,
-)
-from labsvc.design.plots import KIND_COLORS, plot_comparison, plot_context_map, plot_decomposition
+from labsvc.design import datasets, decomposition, domain, metrics, plots
+from labsvc.design.datasets import *  # noqa: F403 - the names of datasets.__all__
+from labsvc.design.decomposition import *  # noqa: F403
+from labsvc.design.domain import *  # noqa: F403
+from labsvc.design.metrics import *  # noqa: F403
+from labsvc.design.plots import *  # noqa: F403
 
-__all__ = [
-    # domain
-    "SUBDOMAIN_KINDS",
-    "RELATIONSHIP_KINDS",
-    "SYMMETRIC_RELATIONSHIP_KINDS",
-    "Subdomain",
-    "BoundedContext",
-    "Relationship",
-    "ContextMap",
-    "UnknownContextError",
-    # decompositions
-    "Decomposition",
-    "DecompositionError",
-    "single_service",
-    "one_per_module",
-    "by_column",
-    "by_layer",
-    "suggest_by_communities",
-    # metrics
-    "METRICS",
-    "log_weights",
-    "inter_service_weight",
-    "inter_service_share",
-    "service_dependencies",
-    "coupling_matrix",
-    "service_graph",
-    "service_cohesion",
-    "cohesion",
-    "edge_density",
-    "modularity",
-    "structural_modularity",
-    "interface_number",
-    "largest_service_share",
-    "size_cv",
-    "non_extreme_distribution",
-    "change_impact",
-    "mean_services_per_change",
-    "multi_service_change_share",
-    "compare",
-    # datasets
-    "DATASETS_ENV",
-    "MONOLITHS",
-    "datasets_dir",
-    "build_graph",
-    "ShopDataset",
-    "MonolithDataset",
-    "load_shop",
-    "load_monolith",
-    # plots
-    "KIND_COLORS",
-    "plot_context_map",
-    "plot_decomposition",
-    "plot_comparison",
-]
+# One source for every name: the modules' own __all__, in this order.
+__all__ = []
+__all__ += domain.__all__
+__all__ += decomposition.__all__
+__all__ += metrics.__all__
+__all__ += datasets.__all__
+__all__ += plots.__all__

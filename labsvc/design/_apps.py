@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from labsvc.design._callplan import CallPlan
 from labsvc.design.decomposition import _preview
-from labsvc.errors import ConfigurationError
-from labsvc.problems import Problem, problem_type
-from labsvc.service import Request, create_service, http
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import Problem, problem_type
+from labsvc.core.service import Request, create_service, http
 
 _PATH = "/modules/{module}"
 

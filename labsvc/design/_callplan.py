@@ -22,7 +22,7 @@ import networkx as nx
 
 from labsvc.design._graph import check_graph, edge_weight
 from labsvc.design.decomposition import Decomposition, DecompositionError, _preview
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 #: Dependencies lighter than this are not followed at run time (1 = every one).
 DEFAULT_THRESHOLD: float = 1.0

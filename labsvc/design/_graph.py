@@ -6,7 +6,7 @@ import math
 
 import networkx as nx
 
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["check_graph", "edge_weight", "undirected", "log_weights"]
 

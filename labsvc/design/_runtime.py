@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from labsvc.design.metrics import METRICS
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 #: The columns :func:`runtime_metrics` returns: ``{column: (meaning, better)}``.
 RUNTIME_METRICS: Mapping[str, tuple[str, str]] = MappingProxyType({

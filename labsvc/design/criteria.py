@@ -34,7 +34,8 @@ import pandas as pd
 
 from labsvc.design._graph import edge_weight
 from labsvc.design.decomposition import Decomposition
-from labsvc.design.metrics import Changes, _change_sets, _checked, change_impact, service_cohesion
+from labsvc.design._change_impact import Changes, change_impact, change_sets
+from labsvc.design.metrics import _checked, service_cohesion
 
 __all__ = ["module_reuse", "service_criteria", "foreign_table_access"]
 
@@ -88,7 +89,7 @@ def service_criteria(graph: nx.DiGraph, decomposition: Decomposition, changes: C
         "cohesion": cohesion["cohesion"],
     })
     if changes is not None:
-        impact = change_impact(_change_sets(changes), decomposition)
+        impact = change_impact(change_sets(changes), decomposition)
         counts = {s: 0 for s in frame.index}
         alone = {s: 0 for s in frame.index}
         for touched in impact["touched"]:

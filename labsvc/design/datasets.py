@@ -33,7 +33,7 @@ from labsvc.design.decomposition import (
     suggest_by_communities,
 )
 from labsvc.design.domain import BoundedContext, ContextMap, Subdomain
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = [
     "DATASETS_ENV",

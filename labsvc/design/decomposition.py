@@ -32,7 +32,7 @@ import networkx as nx
 import pandas as pd
 
 from labsvc.design._graph import check_graph, undirected
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = [
     "Decomposition",

@@ -14,8 +14,8 @@ Bounded Context and 서비도메인으로 분할 하기 (splitting into subdomai
   example customer-supplier or anticorruption layer.
 
 Everything here is plain data with validation; rendering returns text
-(Mermaid) or DataFrames, and :func:`labsvc.design.plot_context_map` draws a
-figure.
+(Mermaid, written by the private ``_mermaid`` module) or DataFrames, and
+:func:`labsvc.design.plot_context_map` draws a figure.
 
 Example:
 
@@ -37,7 +37,8 @@ from types import MappingProxyType
 import networkx as nx
 import pandas as pd
 
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
+from labsvc.design._mermaid import flowchart
 
 __all__ = [
     "SUBDOMAIN_KINDS",
@@ -246,6 +247,18 @@ class Relationship:
         """The short diagram label, e.g. ``"ACL"`` or ``"C/S"``."""
         return _ABBREVIATIONS[self.kind]
 
+    @staticmethod
+    def normalise_kind(kind: str) -> str:
+        """The canonical spelling of a relationship kind, or a ConfigurationError listing the valid ones.
+
+        Accepts what :meth:`ContextMap.relate` accepts (any case, spaces or
+        underscores, and abbreviations such as ``"ACL"`` or ``"OHS"``).
+
+        >>> Relationship.normalise_kind("Shared Kernel"), Relationship.normalise_kind("ACL")
+        ('shared-kernel', 'anticorruption-layer')
+        """
+        return _normalise_kind(kind)
+
 
 class ContextMap:
     """Bounded contexts and the relationships between them.
@@ -451,57 +464,8 @@ class ContextMap:
             class pay,psp generic
             class psp external
         """
-        if direction not in {"LR", "RL", "TB", "TD", "BT"}:
-            raise ConfigurationError(
-                f"unknown Mermaid direction {direction!r}; use LR, RL, TB, TD or BT"
-            )
-        ids = _mermaid_ids(self._contexts)
-        lines = [f"flowchart {direction}"]
-        for c in self._contexts.values():
-            label = f"{_mermaid_text(c.name)}<br/>{c.kind}: {_mermaid_text(c.subdomain.name)}"
-            if c.external:
-                label += "<br/>(external)"
-            lines.append(f'    {ids[c.name]}["{label}"]')
-        for r in self._relationships:
-            arrow = "<-->" if r.symmetric else "-->"
-            lines.append(f"    {ids[r.upstream]} {arrow}|{r.label}| {ids[r.downstream]}")
-        lines += [
-            "    classDef core fill:#fde2b3,stroke:#c77c02",
-            "    classDef supporting fill:#d7e8fb,stroke:#2f6db5",
-            "    classDef generic fill:#e6e6e6,stroke:#666666",
-            "    classDef external stroke-dasharray:5 5",
-        ]
-        for kind in SUBDOMAIN_KINDS:
-            members = [ids[c.name] for c in self._contexts.values() if c.kind == kind]
-            if members:
-                lines.append(f"    class {','.join(members)} {kind}")
-        external = [ids[c.name] for c in self._contexts.values() if c.external]
-        if external:
-            lines.append(f"    class {','.join(external)} external")
-        return "\n".join(lines)
+        return flowchart(self._contexts.values(), self._relationships, direction, kinds=SUBDOMAIN_KINDS)
 
     def _repr_markdown_(self) -> str:
         # Jupyter shows this; JupyterLab >= 4.1 and GitHub render the block.
         return f"```mermaid\n{self.to_mermaid()}\n```"
-
-
-def _mermaid_ids(contexts: Mapping[str, BoundedContext]) -> dict[str, str]:
-    """Safe, unique Mermaid node ids for context names (Mermaid ids are [A-Za-z0-9_])."""
-    ids: dict[str, str] = {}
-    taken: set[str] = set()
-    for name in contexts:
-        base = re.sub(r"\W", "_", name, flags=re.ASCII) or "ctx"
-        # Mermaid treats a few words as keywords; prefix ids that start with a digit too
-        if base[0].isdigit() or base.lower() in {"end", "graph", "flowchart", "subgraph", "class"}:
-            base = f"c_{base}"
-        candidate, i = base, 2
-        while candidate in taken:
-            candidate, i = f"{base}_{i}", i + 1
-        taken.add(candidate)
-        ids[name] = candidate
-    return ids
-
-
-def _mermaid_text(text: str) -> str:
-    """Escape text for a quoted Mermaid label."""
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")

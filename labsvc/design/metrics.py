@@ -20,6 +20,9 @@ match, and returns a number or a DataFrame. The formula is in each docstring.
 These are *static* measures of a code graph. They say what would cross the
 network, not how often at run time; notebook 03 compares them with measured
 calls.
+
+The change-impact functions, which need a change history rather than the
+graph, live in the private ``_change_impact`` module and are public here.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from itertools import combinations
 import networkx as nx
 import pandas as pd
 
+from labsvc.design._change_impact import (
+    Changes,
+    change_impact,
+    change_sets,
+    mean_services_per_change,
+    multi_service_change_share,
+)
 from labsvc.design._graph import check_graph, edge_weight, log_weights, undirected
-from labsvc.design.decomposition import Decomposition, DecompositionError, _preview
-from labsvc.errors import ConfigurationError
+from labsvc.design.decomposition import Decomposition, _preview
+from labsvc.core.errors import ConfigurationError
 
 __all__ = [
     "METRICS",
@@ -374,86 +384,6 @@ def non_extreme_distribution(decomposition: Decomposition, low: int = 5, high: i
     return 1 - sum(n for n in sizes if low <= n <= high) / sum(sizes)
 
 
-# -- change impact ------------------------------------------------------------
-
-Changes = pd.DataFrame | Mapping[object, Iterable[str]] | Iterable[Iterable[str]]
-
-
-def _change_sets(changes: Changes) -> dict[object, frozenset[str]]:
-    """Normalise a change history to ``{change_id: frozenset(modules)}``."""
-    if isinstance(changes, pd.DataFrame):
-        missing = {"change_id", "module"} - set(changes.columns)
-        if missing:
-            raise ConfigurationError(
-                f"change table needs columns change_id and module; missing {sorted(missing)}"
-            )
-        out = {cid: frozenset(g["module"]) for cid, g in changes.groupby("change_id", sort=False)}
-    elif isinstance(changes, Mapping):
-        out = {cid: frozenset([mods] if isinstance(mods, str) else mods)
-               for cid, mods in changes.items()}
-    elif isinstance(changes, (str, bytes)):
-        raise ConfigurationError("changes must be several sets of modules, not one string")
-    else:
-        out = {}
-        for i, mods in enumerate(changes):
-            if isinstance(mods, str):
-                raise ConfigurationError(
-                    f"change {i} is the string {mods!r}; each change must be a set of modules, "
-                    "e.g. [{'a', 'b'}, {'c'}]"
-                )
-            out[i] = frozenset(mods)
-    if not out:
-        raise ConfigurationError("the change history is empty")
-    empty = [cid for cid, mods in out.items() if not mods]
-    if empty:
-        raise ConfigurationError(f"changes with no modules: {_preview(map(str, empty))}")
-    return out
-
-
-def change_impact(changes: Changes, decomposition: Decomposition) -> pd.DataFrame:
-    """How many services each past change would have touched.
-
-    ``changes`` is a change history: a table with columns ``change_id`` and
-    ``module`` (one row per module changed), a mapping ``{change_id: modules}``
-    or a list of sets of modules (ids 0, 1, ...). Returns one row per change:
-    ``change_id``, ``modules`` (how many), ``services`` (how many distinct
-    services they belong to) and ``touched`` (which, sorted).
-
-    The guide's 설계 방법 (design method) asks for a split where most changes
-    land in one service, because a change spanning services needs several
-    teams and a coordinated release.
-
-    >>> d = Decomposition("d", {"a": "x", "b": "x", "c": "y"})
-    >>> change_impact([{"a", "b"}, {"a", "c"}], d)["services"].tolist()
-    [1, 2]
-    """
-    sets = _change_sets(changes)
-    svc = dict(decomposition.assignment)
-    unknown = set().union(*sets.values()) - set(svc)
-    if unknown:
-        raise DecompositionError(
-            f"the change history mentions modules that decomposition {decomposition.name!r} "
-            f"does not assign: {_preview(unknown)}",
-            unknown=unknown,
-        )
-    rows = []
-    for cid, mods in sets.items():
-        touched = tuple(sorted({svc[m] for m in mods}))
-        rows.append((cid, len(mods), len(touched), touched))
-    return pd.DataFrame(rows, columns=["change_id", "modules", "services", "touched"])
-
-
-def mean_services_per_change(changes: Changes, decomposition: Decomposition) -> float:
-    """``mean over changes c of |{service(m) : m in c}|`` (1.0 is the ideal)."""
-    return float(change_impact(changes, decomposition)["services"].mean())
-
-
-def multi_service_change_share(changes: Changes, decomposition: Decomposition) -> float:
-    """Share of changes that touch more than one service:
-    ``|{c : services(c) > 1}| / |changes|`` (0.0 is the ideal)."""
-    return float((change_impact(changes, decomposition)["services"] > 1).mean())
-
-
 # -- all at once --------------------------------------------------------------
 
 
@@ -498,7 +428,7 @@ def compare(
             "Use d.renamed('...')"
         )
     check_graph(graph)
-    sets = _change_sets(changes) if changes is not None else None
+    sets = change_sets(changes) if changes is not None else None
     rows = []
     for d in decompositions:
         d.validate(graph)

@@ -16,19 +16,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from labsvc.design._graph import check_graph, undirected
+from labsvc.design._mermaid import KIND_COLORS  # one palette for the figures and the Mermaid text
 from labsvc.design.decomposition import Decomposition
 from labsvc.design.domain import SUBDOMAIN_KINDS, ContextMap
 from labsvc.design.metrics import METRICS
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["KIND_COLORS", "plot_context_map", "plot_decomposition", "plot_comparison"]
 
-#: Fill and border colour per subdomain kind (the same as in the Mermaid output).
-KIND_COLORS: dict[str, tuple[str, str]] = {
-    "core": ("#fde2b3", "#c77c02"),
-    "supporting": ("#d7e8fb", "#2f6db5"),
-    "generic": ("#e6e6e6", "#666666"),
-}
 
 _SERVICE_PALETTE = [
     "#457b9d", "#e76f51", "#2a9d8f", "#e9c46a", "#8d6cab", "#f4a261", "#6a994e",

@@ -30,7 +30,7 @@ import pandas as pd
 from labsvc.design.datasets import MonolithDataset
 from labsvc.design.decomposition import Decomposition
 from labsvc.design.metrics import compare
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["PUBLISHED_COLUMNS", "published_metrics", "mono2micro_side_by_side", "usb_baselines", "baseline_coverage"]
 

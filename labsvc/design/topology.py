@@ -11,7 +11,7 @@ and high cohesion: low cohesion means too much talk between services) and
 **The model, plainly.**
 
 * Every service of the decomposition becomes one labsvc service (a FastAPI
-  app made by :func:`~labsvc.service.create_service`) that hosts its modules
+  app made by :func:`~labsvc.core.service.create_service`) that hosts its modules
   at ``POST /modules/{module}``.
 * A :class:`CallPlan` says which modules a module calls while it serves a
   request: its direct dependencies with ``weight >= threshold``, heaviest
@@ -21,7 +21,7 @@ and high cohesion: low cohesion means too much talk between services) and
   every decomposition (a paired comparison: only the cut differs).
 * A request to an entry module walks the plan depth first. A callee in the
   same service is a function call (no hop); a callee in another service is
-  an HTTP call through :func:`~labsvc.service.http` to
+  an HTTP call through :func:`~labsvc.core.service.http` to
   ``http://<service>.svc/modules/<module>``. Calls are sequential.
 * The walk is bounded: a module more than ``max_depth`` calls below the entry
   is not called, and each request carries the set of modules it has visited
@@ -94,10 +94,11 @@ from labsvc.design._runtime import (
     summarize_requests,
 )
 from labsvc.design.decomposition import Decomposition, _preview
-from labsvc.errors import ConfigurationError
-from labsvc.faults import LogNormal, as_latency
-from labsvc.load import LoadRun, open_loop
-from labsvc.network import Network
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.faults import LogNormal, as_latency
+from labsvc.core.load import LoadRun, open_loop
+from labsvc.core.network import Network
+from labsvc.core.simtime import experiment, network_methods
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -192,6 +193,7 @@ TOPOLOGIES = _Registry()
 # -- deploying --------------------------------------------------------------------
 
 
+@network_methods
 class Topology:
     """A decomposition deployed on a :class:`~labsvc.Network` (not started).
 
@@ -379,6 +381,7 @@ def deploy(
 # -- measuring ------------------------------------------------------------------
 
 
+@experiment
 async def runtime_metrics(
     decomposition: Decomposition,
     graph: nx.DiGraph,
@@ -412,6 +415,7 @@ async def runtime_metrics(
     return top.summary(calls)
 
 
+@experiment
 async def compare_runtime(
     decompositions: Iterable[Decomposition] | Mapping[str, Decomposition],
     graph: nx.DiGraph,

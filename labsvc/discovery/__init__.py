@@ -17,14 +17,18 @@ contains it has ended.
 
 **Eventual consistency.** A :class:`DiscoveryClient` keeps a local copy of
 the registry and refreshes it every 30 s, so it can hand out an instance
-that was cancelled a moment ago, and miss one that just registered.
+that was cancelled a moment ago, and miss one that just registered. Two
+more caches sit on the way, as in Eureka and Ribbon: the registry server
+answers reads from a :class:`ResponseCache` copied every 30 s, and a
+client-side balancer picks from a :class:`ServerList` refreshed from the
+discovery client every 30 s (Spring Cloud LoadBalancer: 35 s).
 
 Time comes from an injectable clock. Eviction runs only when asked:
 ``registry.evict()`` now, or ``registry.tick()`` which runs it when the
 eviction interval has passed (the HTTP app ticks on every request); there
 is no background task to leak.
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> clock = FakeClock()
 >>> registry = ServiceRegistry(clock)
 >>> _ = registry.register("catalog", "catalog-1", "http://catalog-1.svc")
@@ -37,19 +41,35 @@ is no background task to leak.
 >>> registry.renewals_this_minute(), registry.renewals_last_minute()
 (1, 1)
 
-Differences from Eureka, on purpose: a lease expires 90 s after the last
-renewal (Eureka's ``Lease.renew`` adds the duration twice, a known bug it
-keeps for compatibility, so real instances linger about 180 s); the expected
-renewals follow registrations, cancellations and evictions at once (Eureka
-also recomputes them every 15 minutes); and an empty registry does not
-report self-preservation.
+**Two backends, one contract.** :class:`RegistryBackend` is what an
+instance or a client may rely on, whichever registry it talks to:
+:class:`InMemoryRegistryClient` (a :class:`ServiceRegistry` in this process)
+or :class:`HttpRegistryClient` (the registry service,
+:mod:`labsvc.discovery.registry_server`, which a learner can open and serve
+alone: ``python -m labsvc serve labsvc.discovery.registry_server:app``).
+The protocol is async because a registry behind a network can only be
+awaited; the in-memory registry keeps its synchronous API and gets an async
+face.
+
+Differences from Eureka, on purpose: by default a lease expires 90 s after
+the last renewal (Eureka's ``Lease.renew`` adds the duration twice, a known
+bug it keeps for compatibility, so real instances linger 180 s;
+``eureka_renew_bug=True`` copies it) and reads go straight to the registry
+(a Eureka server serves them from its read-only response cache;
+:class:`ResponseCache` adds it); the lab of notebook 08 switches both on.
+The expected renewals follow registrations, cancellations and evictions at
+once (Eureka also recomputes them every 15 minutes); and an empty registry
+does not report self-preservation.
 """
 
 from __future__ import annotations
 
-from ._client import DiscoveryClient
-from ._http import HttpRegistryClient, registry_app, registry_service
-from ._registry import (
+from labsvc.discovery._backend import InMemoryRegistryClient, RegistryBackend
+from labsvc.discovery._client import DiscoveryClient
+from labsvc.discovery._http import HttpRegistryClient
+from labsvc.discovery._response_cache import DEFAULT_RESPONSE_CACHE_UPDATE_INTERVAL, ResponseCache
+from labsvc.discovery._server_list import RIBBON_REFRESH_INTERVAL, SPRING_CLOUD_LOADBALANCER_TTL, ServerList
+from labsvc.discovery._registry import (
     DEFAULT_EVICTION_INTERVAL,
     DEFAULT_LEASE_DURATION,
     DEFAULT_REFRESH_INTERVAL,
@@ -59,6 +79,7 @@ from ._registry import (
     InstanceStatus,
     ServiceRegistry,
 )
+from labsvc.discovery.registry_server import registry_app, registry_service
 
 __all__ = [
     "DEFAULT_LEASE_DURATION",
@@ -66,12 +87,19 @@ __all__ = [
     "DEFAULT_EVICTION_INTERVAL",
     "DEFAULT_RENEWAL_PERCENT_THRESHOLD",
     "DEFAULT_REFRESH_INTERVAL",
+    "DEFAULT_RESPONSE_CACHE_UPDATE_INTERVAL",
+    "RIBBON_REFRESH_INTERVAL",
+    "SPRING_CLOUD_LOADBALANCER_TTL",
     "InstanceStatus",
     "InstanceInfo",
     "ServiceRegistry",
     "DiscoveryClient",
+    "ResponseCache",
+    "ServerList",
     "registry_app",
     "registry_service",
+    "RegistryBackend",
+    "InMemoryRegistryClient",
     "HttpRegistryClient",
 ]
 

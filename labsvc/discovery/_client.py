@@ -5,19 +5,21 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, positive_seconds
-from ._registry import DEFAULT_REFRESH_INTERVAL, InstanceInfo, ServiceRegistry  # noqa: F401 (the doctest's)
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.durations import positive_seconds
+from labsvc.core.errors import ConfigurationError
+from labsvc.discovery._registry import DEFAULT_REFRESH_INTERVAL, InstanceInfo, ServiceRegistry  # noqa: F401 (the doctest's)
 
 class DiscoveryClient:
     """A client-side cache of the registry, refreshed every ``refresh_interval``.
 
     ``source`` is a :class:`ServiceRegistry` or anything with a
-    ``snapshot()`` method (an :class:`HttpRegistryClient` has an async one:
-    use :meth:`alookup` with it). Between refreshes the cache may be stale:
+    ``snapshot()`` method: every :class:`~labsvc.discovery.RegistryBackend`
+    (:class:`HttpRegistryClient`, :class:`InMemoryRegistryClient`) has an
+    async one, so use :meth:`alookup` with it. Between refreshes the cache may be stale:
     cancelled instances are still handed out, new ones not yet.
 
-    >>> from labsvc.clock import FakeClock
+    >>> from labsvc.core.clock import FakeClock
     >>> clock = FakeClock()
     >>> registry = ServiceRegistry(clock)
     >>> _ = registry.register("catalog", "catalog-1", "http://catalog-1.svc")

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, UnknownInstanceError, check_name, positive_seconds
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.durations import positive_seconds
+from labsvc.core.errors import ConfigurationError, UnknownInstanceError, check_name
 
 DEFAULT_LEASE_DURATION = 90.0
 DEFAULT_RENEWAL_INTERVAL = 30.0
@@ -47,24 +48,29 @@ class InstanceInfo:
     registered_at: float = 0.0
     last_renewal: float = 0.0
     lease_duration: float = DEFAULT_LEASE_DURATION
+    #: Seconds a renewal added on top of the lease: ``lease_duration`` when the registry copies
+    #: Eureka's ``Lease.renew`` (``eureka_renew_bug=True``) and the instance has renewed, else 0.
+    renewal_extension: float = 0.0
 
     @property
     def expires_at(self) -> float:
         """When the lease runs out if no heartbeat comes (registry-clock seconds)."""
-        return self.last_renewal + self.lease_duration
+        return self.last_renewal + self.lease_duration + self.renewal_extension
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service, "instance": self.instance, "url": self.url,
             "metadata": dict(self.metadata), "status": str(self.status), "registered_at": self.registered_at,
             "last_renewal": self.last_renewal, "lease_duration": self.lease_duration,
+            "renewal_extension": self.renewal_extension,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstanceInfo:
         return cls(data["service"], data["instance"], data["url"], dict(data.get("metadata") or {}),
                    InstanceStatus(data.get("status", "UP")), data.get("registered_at", 0.0),
-                   data.get("last_renewal", 0.0), data.get("lease_duration", DEFAULT_LEASE_DURATION))
+                   data.get("last_renewal", 0.0), data.get("lease_duration", DEFAULT_LEASE_DURATION),
+                   data.get("renewal_extension", 0.0))
 
 
 
@@ -90,7 +96,16 @@ class ServiceRegistry:
     order (drawn from ``rng``), as Eureka does so that one bad run cannot
     wipe the registry.
 
-    >>> from labsvc.clock import FakeClock
+    ``eureka_renew_bug`` copies a known bug of Eureka's ``Lease``:
+    ``renew()`` sets the last update to *now + duration* and ``isExpired()``
+    adds the duration again, so once an instance has renewed, its lease
+    runs out 2 x ``lease_duration`` after the last heartbeat (180 s by
+    default). Eureka keeps the bug for compatibility; it matters only for
+    instances that die without cancelling. Off by default here, so a lease
+    means what it says; :class:`~labsvc.discovery.lab.DiscoveryLab` turns
+    it on to measure real Eureka's worst case.
+
+    >>> from labsvc.core.clock import FakeClock
     >>> clock = FakeClock()
     >>> registry = ServiceRegistry(clock, self_preservation=False)
     >>> _ = registry.register("orders", "orders-1", "http://orders-1.svc")
@@ -110,6 +125,7 @@ class ServiceRegistry:
         renewal_percent_threshold: float = DEFAULT_RENEWAL_PERCENT_THRESHOLD,
         self_preservation: bool = True,
         gradual_eviction: bool = True,
+        eureka_renew_bug: bool = False,
         rng: random.Random | None = None,
         event_log_size: int = 100_000,
     ) -> None:
@@ -125,6 +141,7 @@ class ServiceRegistry:
         self.renewal_percent_threshold = float(renewal_percent_threshold)
         self.self_preservation_enabled = bool(self_preservation)
         self.gradual_eviction = bool(gradual_eviction)
+        self.eureka_renew_bug = bool(eureka_renew_bug)
         self.rng = rng if rng is not None else random.Random(0)
         self._instances: dict[str, dict[str, InstanceInfo]] = {}
         self._expected_clients = 0  # Eureka's expectedNumberOfClientsSendingRenews
@@ -181,7 +198,7 @@ class ServiceRegistry:
         """
         info = self.get(service, instance)
         now = self.clock.now()
-        info = replace(info, last_renewal=now)
+        info = replace(info, last_renewal=now, renewal_extension=info.lease_duration if self.eureka_renew_bug else 0.0)
         self._instances[service][instance] = info
         self._roll_minute()
         self._this_minute += 1
@@ -314,6 +331,11 @@ class ServiceRegistry:
             self._event("evicted", info.service, info.instance,
                         f"lease expired {now - info.expires_at:.3g}s ago")
         return victims
+
+    @property
+    def next_eviction(self) -> float:
+        """When the eviction timer is next due (registry-clock seconds); :meth:`tick` runs it then."""
+        return self._next_eviction
 
     def tick(self) -> list[InstanceInfo]:
         """The eviction timer: run :meth:`evict` if it is due, then schedule the next run.

@@ -1,1 +1,5 @@
-"""Checkers for the notebooks' exercises, one module per notebook (``nb00``, ``nb01``, ...)."""
+"""Moved to :mod:`labsvc.course.exercises`; this old path works until labsvc 0.3 and warns."""
+
+from labsvc._moved import moved
+
+__getattr__, __dir__ = moved(__name__, "labsvc.course.exercises")

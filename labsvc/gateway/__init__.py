@@ -3,8 +3,8 @@
 Clients see one URL (``http://gateway.svc``); the services behind it stay
 private and can move, scale and fail without clients noticing. The gateway
 is a labsvc service itself (a FastAPI app made with
-:func:`~labsvc.service.create_service`), and forwards over the network with
-:func:`~labsvc.service.http`, so the call log shows every ``gateway ->
+:func:`~labsvc.core.service.create_service`), and forwards over the network with
+:func:`~labsvc.core.service.http`, so the call log shows every ``gateway ->
 service`` hop.
 
 >>> from labsvc import Network
@@ -24,16 +24,22 @@ The modules, one idea each:
   (backend for frontend), :func:`upstream_breaker`, :func:`upstream_retry`;
 - :mod:`~labsvc.gateway.ratelimit`: :class:`TokenBucket`, :class:`RateLimit`,
   :class:`RateLimiter`;
-- :mod:`~labsvc.gateway.app`: :class:`Gateway` and :func:`gateway_app`;
-- :mod:`~labsvc.gateway.overhead`: :func:`measure_paths`, what a hop costs;
+- :mod:`~labsvc.gateway.app`: :class:`Gateway`, and the app factories
+  :func:`create_app` (settings in, a fresh app out) and :func:`gateway_app`;
+  its helpers are ``_upstream`` (policy, instance choice, the call, the
+  relay), ``_problems`` (the answers the gateway makes itself) and
+  ``_metrics`` (what it records per request);
 - :mod:`~labsvc.gateway.echo`: :func:`echo_app`, an upstream that shows what
-  it received; :mod:`~labsvc.gateway.demo`: :func:`shop_with_gateway`, the
-  shop's services behind a gateway;
+  it received;
+- :mod:`~labsvc.gateway.lab`: notebook 09's experiments,
+  :func:`shop_with_gateway` (the shop's services behind a gateway) and
+  :func:`measure_paths` (what a hop costs); the old paths
+  ``labsvc.gateway.demo`` and ``labsvc.gateway.overhead`` still work and warn;
 - :mod:`~labsvc.gateway.plots`: :func:`plot_admissions`, :func:`plot_overhead`
   (import matplotlib on first use).
 
-Authentication lives in :mod:`labsvc.security` (:class:`~labsvc.security.TokenIssuer`,
-:class:`~labsvc.security.TokenVerifier`).
+Authentication lives in :mod:`labsvc.auth` (:class:`~labsvc.auth.TokenIssuer`,
+:class:`~labsvc.auth.TokenVerifier`).
 
 Every answer the gateway makes itself is an RFC 9457 problem document:
 
@@ -52,16 +58,16 @@ status problem type (slug)   when
 
 from __future__ import annotations
 
-from .app import OUTCOMES, UPSTREAM_INSTANCE_HEADER, Gateway, NoInstanceAvailable, gateway_app
-from .demo import shop_with_gateway
-from .echo import echo_app
-from .overhead import measure_paths
-from .ratelimit import Decision, RateLimit, RateLimiter, TokenBucket, parse_rate
-from .routes import ALL_METHODS, Aggregation, Part, Route, upstream_breaker, upstream_retry
+from labsvc.gateway.app import OUTCOMES, UPSTREAM_INSTANCE_HEADER, Gateway, NoInstanceAvailable, create_app, gateway_app
+from labsvc.gateway.echo import echo_app
+from labsvc.gateway.lab import measure_paths, shop_with_gateway
+from labsvc.gateway.ratelimit import Decision, RateLimit, RateLimiter, TokenBucket, parse_rate
+from labsvc.gateway.routes import ALL_METHODS, Aggregation, Part, Route, upstream_breaker, upstream_retry
 
 __all__ = [  # noqa: F822 - the plots are imported lazily by __getattr__
     "Gateway",
     "gateway_app",
+    "create_app",
     "Route",
     "Part",
     "Aggregation",
@@ -88,7 +94,7 @@ __all__ = [  # noqa: F822 - the plots are imported lazily by __getattr__
 def __getattr__(name: str):
     # matplotlib is slow to import and most uses of the gateway never draw.
     if name in ("plot_admissions", "plot_overhead", "admissions_over_time"):
-        from . import plots
+        from labsvc.gateway import plots
 
         return getattr(plots, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

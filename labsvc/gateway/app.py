@@ -15,6 +15,13 @@ Kong and Spring Cloud Gateway apply their plugins and filters:
 The verified claims travel to the service as headers (``x-user`` for
 ``sub`` by default), and the same headers are removed from what the client
 sent, so nobody can claim to be someone else by setting ``x-user``.
+
+This module holds :class:`Gateway` (admission, the endpoints, the route
+table) and the factories :func:`create_app` and :func:`gateway_app`; three
+private modules hold the rest: ``_upstream`` (the per-route policy, instance
+choice and the call itself, relaying the answer), ``_problems`` (the
+problem documents the gateway answers itself) and ``_metrics`` (the
+per-request records and their tables).
 """
 
 from __future__ import annotations
@@ -22,80 +29,26 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import random
-from collections import deque
-from functools import partial
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
 import pandas as pd
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from ..balancing import make_balancer
-from ..client import DEFAULT_TIMEOUT
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, LabsvcError, UnknownServiceError
-from ..network import INSTANCE_HEADER
-from ..problems import problem, problem_response, problem_type
-from ..resilience import CallNotPermitted, CallTimeoutError, Timeout
-from ..security import TokenRejected, TokenVerifier, www_authenticate
-from ..service import create_service, http
-from .ratelimit import RateLimit, RateLimiter
-from .routes import Aggregation, Part, Route, as_routes
+from labsvc.auth import TokenRejected, TokenVerifier, www_authenticate
+from labsvc.core.client import DEFAULT_TIMEOUT
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.service import create_service
+from labsvc.gateway._metrics import OUTCOMES, Recorder
+from labsvc.gateway._problems import NoInstanceAvailable, Refused, upstream_failure
+from labsvc.gateway._upstream import HOP_BY_HOP, UPSTREAM_INSTANCE_HEADER, Policy, Upstreams, relay
+from labsvc.gateway.ratelimit import RateLimit, RateLimiter
+from labsvc.gateway.routes import Aggregation, Part, Route, as_routes
 
-__all__ = ["Gateway", "gateway_app", "NoInstanceAvailable", "OUTCOMES", "UPSTREAM_INSTANCE_HEADER"]
-
-OUTCOMES = ("admitted", "throttled", "rejected")
-UPSTREAM_INSTANCE_HEADER = "x-upstream-instance"
-_METRIC_COLUMNS = ["time", "route", "client", "method", "path", "outcome", "status", "problem", "latency"]
-
-# Never relayed: hop-by-hop headers (RFC 9110 7.6.1) and what the network or
-# the relay sets itself.
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-               "transfer-encoding", "upgrade", "host", "content-length", "traceparent"}
-_DROP_RESPONSE = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade",
-                  INSTANCE_HEADER.encode()}
-# The network enforces a route's timeout on the hop itself (so the call log
-# records a ReadTimeout); the resilience Timeout, this much later, is the
-# backstop that also covers instance lookup and runs on an injected clock.
-_TIMEOUT_GRACE = 0.001
-
-
-class NoInstanceAvailable(LabsvcError, LookupError):
-    """Discovery knows no UP instance of the service."""
-
-
-class _Refused(Exception):
-    """The gateway answers itself (401, 429, 502-504): a problem document and its outcome."""
-
-    def __init__(self, outcome: str, status: int, slug: str, title: str, detail: str,
-                 headers: dict | None = None, **ext: Any) -> None:
-        self.outcome, self.status, self.slug, self.title, self.detail = outcome, status, slug, title, detail
-        self.headers, self.ext = headers, ext
-
-    def response(self, path: str) -> Response:
-        return problem_response(self.status, self.title, type=problem_type(self.slug), detail=self.detail,
-                                instance=path, headers=self.headers, **self.ext)
-
-    def document(self) -> dict:
-        return problem(self.status, self.title, type=problem_type(self.slug), detail=self.detail, **self.ext)
-
-
-class _Policy:
-    """How one upstream is called: its timeout, breaker and retry."""
-
-    __slots__ = ("service", "timeout", "limit", "breaker", "retry", "retry_methods")
-
-    def __init__(self, service: str, timeout: float | None, breaker, retry, retry_methods, clock: Clock) -> None:
-        self.service = service
-        self.timeout = timeout
-        self.limit = Timeout(timeout + _TIMEOUT_GRACE, clock=clock) if timeout is not None else None
-        self.breaker = breaker
-        self.retry = retry
-        self.retry_methods = retry_methods
+__all__ = ["Gateway", "gateway_app", "create_app", "NoInstanceAvailable", "OUTCOMES", "UPSTREAM_INSTANCE_HEADER"]
 
 
 class Gateway:
@@ -112,7 +65,7 @@ class Gateway:
         Without it, requests go to ``http://<service>.svc`` and the
         network's balancer picks.
     auth:
-        A :class:`~labsvc.security.TokenVerifier`; routes with ``auth=True``
+        A :class:`~labsvc.auth.jwt_tokens.TokenVerifier`; routes with ``auth=True``
         (the default) then need a valid bearer token.
     rate_limit:
         A :class:`RateLimit` applied per client on every route that does not
@@ -152,39 +105,61 @@ class Gateway:
         max_records: int = 200_000,
         retry_other_instance: bool = False,
     ) -> None:
-        self.retry_other_instance = bool(retry_other_instance)
         self.routes = as_routes(routes)
         self.aggregations = list(aggregations)
         for agg in self.aggregations:
             if not isinstance(agg, Aggregation):
                 raise ConfigurationError(f"aggregations must be Aggregation objects, got {agg!r}")
         if auth is not None and not isinstance(auth, TokenVerifier):
-            raise ConfigurationError("auth must be a labsvc.security.TokenVerifier (e.g. issuer.verifier())")
+            raise ConfigurationError("auth must be a labsvc.auth.jwt_tokens.TokenVerifier (e.g. issuer.verifier())")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError("rate_limit must be a RateLimit(capacity=..., refill_rate=...)")
         if discovery is not None and not (callable(getattr(discovery, "lookup", None))
                                           or callable(getattr(discovery, "alookup", None))):
             raise ConfigurationError("discovery must be a ServiceRegistry or a DiscoveryClient (anything with lookup())")
-        self.discovery = discovery
         self.auth = auth
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.forward_claims = dict({"sub": "x-user"} if forward_claims is None else forward_claims)
         self.api_key_header = api_key_header.lower()
         self.api_keys = dict(api_keys) if api_keys is not None else None
-        self.timeout = timeout
         self.name = name
-        self._balancer_spec = balancer
-        make_balancer(balancer)  # fail now on a bad name
-        self._balancers: dict[str, Any] = {}
-        self._rng = random.Random(f"{seed}/gateway")
+        self._upstreams = Upstreams(discovery=discovery, balancer=balancer, timeout=timeout, clock=self.clock,
+                                    seed=seed, retry_other_instance=bool(retry_other_instance))
         self._limiters: dict[int, RateLimiter] = {}
         self.rate_limit = rate_limit
         self.limiter = self._limiter(rate_limit)
         self._policies = {r.prefix: self._policy(r) for r in self.routes}
-        self._strip = {h.lower() for h in self.forward_claims.values()} | _HOP_BY_HOP
-        self._records: deque[tuple] = deque(maxlen=max_records)
-        self._t0 = self.clock.now()
+        self._strip = {h.lower() for h in self.forward_claims.values()} | HOP_BY_HOP
+        self._recorder = Recorder(self.clock, max_records)
         self.app = self._build_app()
+
+    # The upstream settings live in self._upstreams; these properties read and change them there.
+    @property
+    def discovery(self) -> Any:
+        """The registry or discovery client instances are looked up in (None: the network's balancer)."""
+        return self._upstreams.discovery
+
+    @discovery.setter
+    def discovery(self, value: Any) -> None:
+        self._upstreams.discovery = value
+
+    @property
+    def timeout(self) -> float | None:
+        """The timeout of a route or part that sets none (seconds)."""
+        return self._upstreams.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._upstreams.timeout = value
+
+    @property
+    def retry_other_instance(self) -> bool:
+        """Whether a retry goes to an instance the request has not tried yet (with discovery)."""
+        return self._upstreams.retry_other_instance
+
+    @retry_other_instance.setter
+    def retry_other_instance(self, value: bool) -> None:
+        self._upstreams.retry_other_instance = bool(value)
 
     # ------------------------------------------------------------------ set-up
     def _limiter(self, limit: RateLimit | None) -> RateLimiter | None:
@@ -194,15 +169,15 @@ class Gateway:
             self._limiters[id(limit)] = RateLimiter(limit, clock=self.clock)
         return self._limiters[id(limit)]
 
-    def _policy(self, route: Route, timeout: float | None = None) -> _Policy:
-        return _Policy(route.service, timeout or route.timeout, route.breaker, route.retry, route.retry_methods,
-                       self.clock)
+    def _policy(self, route: Route, timeout: float | None = None) -> Policy:
+        return Policy(route.service, timeout or route.timeout, route.breaker, route.retry, route.retry_methods,
+                      self.clock)
 
-    def _part_policy(self, part: Part) -> _Policy:
+    def _part_policy(self, part: Part) -> Policy:
         for route in self.routes:
             if route.service == part.service:  # share the route's breaker and retry
                 return self._policy(route, part.timeout)
-        return _Policy(part.service, part.timeout, None, None, (), self.clock)
+        return Policy(part.service, part.timeout, None, None, (), self.clock)
 
     def _build_app(self):
         app = create_service(self.name, title="API gateway",
@@ -229,7 +204,7 @@ class Gateway:
             return self.auth.bearer(request.headers.get("authorization"))  # type: ignore[union-attr]
         except TokenRejected as exc:
             missing = exc.reason == "missing_token"
-            raise _Refused(
+            raise Refused(
                 "rejected", 401, "missing-token" if missing else "invalid-token",
                 "Authentication required" if missing else "Invalid token", exc.detail,
                 headers={"WWW-Authenticate": www_authenticate(exc)}, reason=exc.reason,
@@ -259,7 +234,7 @@ class Gateway:
                 limit_ = limiter.limit
                 never = math.isinf(decision.retry_after)  # a bucket with refill_rate 0
                 when = "its bucket never refills" if never else f"retry in {decision.retry_after:.3g} s"
-                raise _Refused(
+                raise Refused(
                     "throttled", 429, "rate-limited", "Too many requests",
                     f"client {client!r} used its burst of {limit_.capacity} and refills "
                     f"{limit_.refill_rate:g} requests per second; {when}",
@@ -269,91 +244,6 @@ class Gateway:
         return client
 
     # ------------------------------------------------------------------ forwarding
-    async def _instance(self, service: str, tried: tuple[str, ...] = ()) -> tuple[str, str | None]:
-        """The base URL to call for ``service``, and the discovered instance's name.
-
-        ``tried`` are instances this request already called: with
-        ``retry_other_instance`` they are skipped while another one is UP.
-        """
-        if self.discovery is None:
-            return f"http://{service}.svc", None
-        d = self.discovery
-        if callable(getattr(d, "alookup", None)):
-            infos = await d.alookup(service)
-        else:
-            infos = d.lookup(service)
-            if asyncio.iscoroutine(infos):
-                infos = await infos
-        if not infos:
-            raise NoInstanceAvailable(f"discovery has no UP instance of {service!r}")
-        by_name = {i.instance: i for i in infos}
-        balancer = self._balancers.get(service)
-        if balancer is None:
-            balancer = self._balancers[service] = make_balancer(self._balancer_spec)
-        candidates = list(by_name)
-        if self.retry_other_instance and tried:
-            candidates = [n for n in candidates if n not in tried] or candidates
-        name = balancer.choose(candidates, self._rng)
-        return by_name[name].url.rstrip("/"), name
-
-    async def _call(self, request: Request, policy: _Policy, method: str, path: str,
-                    headers: dict, body: bytes) -> httpx.Response:
-        """Call the upstream under the policy: retry(breaker(timeout(attempt)))."""
-        client = http(request, timeout=policy.timeout if policy.timeout is not None else self.timeout)
-        content = body or None
-        tried: list[str] = []
-
-        async def attempt() -> httpx.Response:
-            base, name = await self._instance(policy.service, tuple(tried))
-            if name is not None:
-                tried.append(name)
-            if name is None:
-                return await client.request(method, base + path, headers=headers, content=content)
-            balancer = self._balancers[policy.service]
-            balancer.on_start(name)
-            t = self.clock.now()
-            ok = False
-            try:
-                response = await client.request(method, base + path, headers=headers, content=content)
-                ok = response.status_code < 500
-                return response
-            finally:
-                balancer.on_end(name, self.clock.now() - t, ok)
-
-        # Innermost first: each layer wraps the one before (resilience4j's order).
-        call = attempt
-        if policy.limit is not None:
-            call = partial(policy.limit.call, call)
-        if policy.breaker is not None:
-            call = partial(policy.breaker.call, call)
-        if policy.retry is not None and method in policy.retry_methods:
-            return await policy.retry.call(call)
-        return await call()
-
-    def _failure(self, exc: Exception, policy: _Policy) -> _Refused:
-        """The problem the gateway answers when calling ``policy.service`` raised ``exc``."""
-        service = policy.service
-        if isinstance(exc, CallNotPermitted):
-            headers = None
-            if exc.retry_after is not None:
-                headers = {"Retry-After": str(max(1, int(-(-exc.retry_after // 1))))}
-            return _Refused("admitted", 503, "circuit-open", "Circuit open",
-                            f"the circuit breaker for {service!r} is {exc.state}: the gateway fails fast "
-                            f"instead of calling a service that keeps failing", headers=headers, service=service)
-        if isinstance(exc, (CallTimeoutError, httpx.TimeoutException)):
-            return _Refused("admitted", 504, "upstream-timeout", "Gateway timeout",
-                            f"{service!r} did not answer within {policy.timeout:g} s"
-                            if policy.timeout is not None else f"{service!r} did not answer in time", service=service)
-        if isinstance(exc, NoInstanceAvailable):
-            return _Refused("admitted", 503, "no-instance", "No instance available", str(exc), service=service)
-        if isinstance(exc, httpx.TransportError):
-            return _Refused("admitted", 502, "bad-gateway", "Bad gateway",
-                            f"cannot reach {service!r}: {type(exc).__name__}", service=service)
-        if isinstance(exc, UnknownServiceError):
-            return _Refused("admitted", 502, "bad-gateway", "Bad gateway",
-                            f"the network has no service {service!r}; check the route", service=service)
-        raise exc
-
     def _forward_headers(self, request: Request, claims: dict | None, prefix: str | None) -> dict[str, str]:
         strip = self._strip
         headers = {}
@@ -394,13 +284,13 @@ class Gateway:
                 headers = self._forward_headers(request, claims, route.prefix if route.strip_prefix else None)
                 body = await request.body()
                 try:
-                    upstream = await self._call(request, policy, scope["method"], path, headers, body)
+                    upstream = await self._upstreams.call(request, policy, scope["method"], path, headers, body)
                 except Exception as exc:  # mapped to 502/503/504, or re-raised (500)
-                    raise self._failure(exc, policy) from None
-                response = _relay(upstream)
+                    raise upstream_failure(exc, policy.service, policy.timeout) from None
+                response = relay(upstream)
                 status = response.status_code
                 return response
-            except _Refused as refused:
+            except Refused as refused:
                 outcome, status, slug = refused.outcome, refused.status, refused.slug
                 client = client or refused.ext.get("client") or self.client_id(request, None)
                 return refused.response(scope["path"])
@@ -408,7 +298,8 @@ class Gateway:
                 status = 500
                 raise
             finally:
-                self._record(start, route.prefix, client, scope["method"], scope["path"], outcome, status, slug)
+                self._recorder.record(start, route.prefix, client, scope["method"], scope["path"], outcome, status,
+                                      slug)
 
         return forward
 
@@ -428,7 +319,8 @@ class Gateway:
                 headers = self._forward_headers(request, claims, None)
                 params = request.path_params
                 results = await asyncio.gather(*(
-                    self._part(request, policies[name], part, params, headers) for name, part in agg.parts.items()
+                    self._upstreams.part(request, policies[name], part, params, headers)
+                    for name, part in agg.parts.items()
                 ))
                 body: dict[str, Any] = {}
                 missing, errors = [], {}
@@ -437,17 +329,17 @@ class Gateway:
                         body[name] = value
                         continue
                     if not part.optional:
-                        raise _Refused("admitted", value["status"], value.get("slug", "aggregation-failed"),
-                                       value.get("title", "Part failed"),
-                                       f"required part {name!r} ({part.service} GET {part.path.format(**params)}) failed: "
-                                       f"{value.get('detail', '')}", part=name)
+                        raise Refused("admitted", value["status"], value.get("slug", "aggregation-failed"),
+                                      value.get("title", "Part failed"),
+                                      f"required part {name!r} ({part.service} GET {part.path.format(**params)}) failed: "
+                                      f"{value.get('detail', '')}", part=name)
                     body[name] = part.fallback
                     missing.append(name)
                     errors[name] = {k: value[k] for k in ("status", "title", "detail") if k in value}
                 body.update(partial=bool(missing), missing=missing, errors=errors)
                 status = 200
                 return JSONResponse(body)
-            except _Refused as refused:
+            except Refused as refused:
                 outcome, status, slug = refused.outcome, refused.status, refused.slug
                 client = client or refused.ext.get("client") or self.client_id(request, None)
                 return refused.response(path)
@@ -455,40 +347,11 @@ class Gateway:
                 status = 500
                 raise
             finally:
-                self._record(start, agg.path, client, "GET", path, outcome, status, slug)
+                self._recorder.record(start, agg.path, client, "GET", path, outcome, status, slug)
 
         return compose
 
-    async def _part(self, request: Request, policy: _Policy, part: Part, params: dict,
-                    headers: dict) -> tuple[bool, Any]:
-        """(True, JSON body) or (False, a problem document as a dict, with ``slug``)."""
-        path = part.path.format(**params)
-        try:
-            r = await self._call(request, policy, "GET", path, headers, b"")
-        except Exception as exc:
-            refused = self._failure(exc, policy)
-            return False, {**refused.document(), "slug": refused.slug}
-        if r.status_code >= 400:
-            try:
-                doc = r.json()
-            except ValueError:
-                doc = {}
-            doc = doc if isinstance(doc, dict) else {}
-            kind = str(doc.get("type", ""))
-            return False, {"status": r.status_code, "title": doc.get("title", "Upstream error"),
-                           "detail": doc.get("detail", f"{part.service} answered {r.status_code}"),
-                           "slug": kind.rsplit(":", 1)[-1] if kind.startswith("urn:") else "upstream-error"}
-        try:
-            return True, r.json()
-        except ValueError:
-            return True, r.text
-
     # ------------------------------------------------------------------ observing
-    def _record(self, start: float, route: str, client: str, method: str, path: str, outcome: str,
-                status: int, slug: str) -> None:
-        now = self.clock.now()
-        self._records.append((start - self._t0, route, client, method, path, outcome, status, slug, now - start))
-
     def metrics(self) -> pd.DataFrame:
         """One row per request the gateway saw.
 
@@ -498,7 +361,7 @@ class Gateway:
         (what the gateway answered), ``problem`` (the problem type slug when
         the gateway answered itself), ``latency`` (seconds).
         """
-        return pd.DataFrame(list(self._records), columns=_METRIC_COLUMNS)
+        return self._recorder.frame()
 
     def summary(self, by: str | Iterable[str] = ("route", "client")) -> pd.DataFrame:
         """Requests admitted, throttled and rejected per route and client (or ``by``).
@@ -506,21 +369,11 @@ class Gateway:
         ``upstream_errors`` counts admitted requests answered with a 5xx
         (by the service, or by the gateway for a timeout or an open breaker).
         """
-        keys = [by] if isinstance(by, str) else list(by)
-        df = self.metrics()
-        if df.empty:
-            return pd.DataFrame(columns=[*keys, "requests", *OUTCOMES, "upstream_errors"])
-        table = pd.crosstab([df[k] for k in keys], df["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
-        table.columns.name = None
-        table.insert(0, "requests", table.sum(axis=1))
-        errors = df[(df["outcome"] == "admitted") & (df["status"] >= 500)].groupby(keys).size()
-        table["upstream_errors"] = errors.reindex(table.index, fill_value=0).astype(int)
-        return table.reset_index()
+        return self._recorder.summary(by)
 
     def reset_metrics(self) -> None:
         """Forget the recorded requests and restart the time axis (limits and breakers keep their state)."""
-        self._records.clear()
-        self._t0 = self.clock.now()
+        self._recorder.reset()
 
     def describe(self) -> pd.DataFrame:
         """The routes: prefix, service, auth, rate limit, timeout, breaker state, retry attempts."""
@@ -540,24 +393,6 @@ class Gateway:
         return f"<Gateway {self.name!r} routes={[r.prefix for r in self.routes]} auth={self.auth is not None}>"
 
 
-def _relay(upstream: httpx.Response) -> Response:
-    """The upstream's answer, as the gateway's own (hop-by-hop headers dropped)."""
-    body = upstream.content
-    response = Response(content=body, status_code=upstream.status_code)
-    headers = [(b"content-length", str(len(body)).encode())]
-    instance = b""
-    for k, v in upstream.headers.raw:
-        key = k.lower()
-        if key == b"x-labsvc-instance":
-            instance = v
-        elif key not in _DROP_RESPONSE:
-            headers.append((key, v))
-    if instance:
-        headers.append((UPSTREAM_INSTANCE_HEADER.encode(), instance))
-    response.raw_headers = headers
-    return response
-
-
 def gateway_app(
     routes: Mapping[str, str] | Iterable[Route],
     *,
@@ -574,4 +409,21 @@ def gateway_app(
     >>> [r.prefix for r in app.state.gateway.routes]
     ['/inventory', '/catalog']
     """
-    return Gateway(routes, discovery=discovery, auth=auth, rate_limit=rate_limit, **kwargs).app
+    return create_app({"routes": routes, "discovery": discovery, "auth": auth, "rate_limit": rate_limit, **kwargs})
+
+
+def create_app(settings: Mapping[str, Any] | None = None):
+    """A FastAPI app that is an API gateway, new on every call (its own limiters and metrics).
+
+    ``settings`` holds :class:`Gateway`'s options, ``routes`` among them
+    (``{"routes": {"/catalog": "catalog"}, "rate_limit": RateLimit(10, 5)}``).
+    Without ``routes`` the gateway has none and answers only
+    ``GET /gateway/routes``; so there is no module-level ``app``. The
+    :class:`Gateway` object is ``app.state.gateway``.
+
+    >>> create_app({"routes": {"/catalog": "catalog"}}).state.gateway.routes[0].service
+    'catalog'
+    """
+    options = dict(settings or {})
+    routes = options.pop("routes", {})
+    return Gateway(routes, **options).app

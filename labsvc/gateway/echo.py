@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ..service import create_service, instance_name
+from labsvc.core.service import create_service, instance_name
 
 __all__ = ["echo_app"]
 

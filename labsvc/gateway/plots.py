@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..clock import parse_duration
+from labsvc.core.clock import parse_duration
 
 __all__ = ["plot_admissions", "plot_overhead", "admissions_over_time"]
 

@@ -10,9 +10,9 @@ and Spring Cloud Gateway's ``RequestRateLimiter`` (``burstCapacity`` and
 
 The bucket refills lazily: it remembers when it was last looked at and adds
 ``elapsed * refill_rate`` tokens then, so there is no timer to run, and on a
-:class:`~labsvc.clock.FakeClock` the arithmetic is exact.
+:class:`~labsvc.core.clock.FakeClock` the arithmetic is exact.
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> clock = FakeClock()
 >>> bucket = TokenBucket(capacity=3, refill_rate=2, clock=clock)
 >>> [bucket.try_acquire() for _ in range(4)]
@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["TokenBucket", "RateLimit", "RateLimiter", "Decision", "parse_rate"]
 
@@ -170,7 +170,7 @@ class RateLimiter:
     is forgotten first (it comes back with a full bucket, the usual trade
     of an in-memory limiter).
 
-    >>> from labsvc.clock import FakeClock
+    >>> from labsvc.core.clock import FakeClock
     >>> limiter = RateLimiter(RateLimit(capacity=2, refill_rate=1), clock=FakeClock())
     >>> [limiter.decide("alice").allowed for _ in range(3)], limiter.decide("bob").allowed
     ([True, True, False], True)

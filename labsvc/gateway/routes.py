@@ -35,10 +35,11 @@ from typing import Any
 
 import httpx
 
-from ..clock import Clock
-from ..errors import ConfigurationError, positive_seconds
-from ..resilience import CircuitBreaker, Retry, RetryBudget, is_server_error
-from .ratelimit import RateLimit
+from labsvc.core.clock import Clock
+from labsvc.core.durations import positive_seconds
+from labsvc.core.errors import ConfigurationError
+from labsvc.resilience import CircuitBreaker, Retry, RetryBudget, is_server_error
+from labsvc.gateway.ratelimit import RateLimit
 
 __all__ = ["Route", "Part", "Aggregation", "upstream_breaker", "upstream_retry", "RESERVED_PATHS", "ALL_METHODS"]
 

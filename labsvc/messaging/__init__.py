@@ -15,13 +15,24 @@ one consumer at a time. Delivery is **at least once**:
   order, like a Kafka partition or RabbitMQ's single active consumer.
 
 Because a message can arrive twice, consumers must be idempotent:
-:class:`IdempotentConsumer` applies each message's effect exactly once.
+:class:`IdempotentConsumer` applies each message's effect once while its
+process lives (the applied ids are in memory), and
+:class:`DurableIdempotentConsumer` keeps them in an inbox table committed in
+the same database transaction as the effect, so a crash and restart do not
+apply it again.
 
 Design choices:
 
 - one module per idea: ``_broker`` (queues, leases, acks, stats), ``_consumer``
-  (poll / await / iterate / close), ``_idempotent``, ``_http`` (the broker as
-  a FastAPI service and its HTTP client);
+  (poll / await / iterate / close), ``_idempotent``, ``_inbox``, ``_backend`` (the
+  :class:`BrokerBackend` contract and :class:`InMemoryBrokerClient`), ``_http``
+  (:class:`HttpBrokerClient`), and :mod:`labsvc.messaging.broker_server`, the
+  broker as a FastAPI service a learner can open and serve alone
+  (``python -m labsvc serve labsvc.messaging.broker_server:app``);
+- two backends, one contract: :class:`BrokerBackend` is async because a
+  broker behind a network can only be awaited; the in-memory broker keeps its
+  synchronous API and gets an async face, :class:`InMemoryBrokerClient`, which
+  the broker service's routes also use;
 - a group only receives messages published after it was declared (RabbitMQ
   queue semantics); a topic with no group drops messages and counts them as
   ``unrouted`` in :meth:`Broker.topic_stats`;
@@ -46,7 +57,8 @@ Design choices:
 
 from __future__ import annotations
 
-from ._broker import (
+from labsvc.messaging._backend import BrokerBackend, InMemoryBrokerClient, RemoteDelivery
+from labsvc.messaging._broker import (
     DEFAULT_LEASE,
     DEFAULT_MAX_DELIVERIES,
     Broker,
@@ -57,9 +69,11 @@ from ._broker import (
     UnknownDeliveryError,
     UnknownGroupError,
 )
-from ._consumer import Consumer
-from ._http import HttpBrokerClient, RemoteDelivery, broker_app, broker_service
-from ._idempotent import IdempotentConsumer
+from labsvc.messaging._consumer import Consumer
+from labsvc.messaging._http import HttpBrokerClient
+from labsvc.messaging._idempotent import IdempotentConsumer
+from labsvc.messaging._inbox import DurableIdempotentConsumer, inbox_table
+from labsvc.messaging.broker_server import broker_app, broker_service
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -70,11 +84,15 @@ __all__ = [
     "Delivery",
     "DeadLetter",
     "IdempotentConsumer",
+    "DurableIdempotentConsumer",
+    "inbox_table",
     "broker_service",
     "UnknownDeliveryError",
     "UnknownGroupError",
     "ConsumerClosedError",
     "broker_app",
+    "BrokerBackend",
+    "InMemoryBrokerClient",
     "HttpBrokerClient",
     "RemoteDelivery",
 ]

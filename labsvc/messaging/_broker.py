@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, check_name, positive_seconds
-from ._message import ConsumerClosedError, DeadLetter, Delivery, Message, UnknownDeliveryError, UnknownGroupError
-from ._queue import COUNTERS, Group, Pending
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.durations import positive_seconds
+from labsvc.core.errors import ConfigurationError, check_name
+from labsvc.messaging._message import ConsumerClosedError, DeadLetter, Delivery, Message, UnknownDeliveryError, UnknownGroupError
+from labsvc.messaging._queue import STATS_COLUMNS, Group, Pending
 
 if TYPE_CHECKING:
-    from ._consumer import Consumer
+    from labsvc.messaging._consumer import Consumer
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -144,7 +145,7 @@ class Broker:
         >>> broker.subscribe("orders", "billing", "billing-a", prefetch=10).name
         'billing-a'
         """
-        from ._consumer import Consumer
+        from labsvc.messaging._consumer import Consumer
 
         g = self._group(topic, group, create=True)
         if consumer is None:
@@ -312,8 +313,7 @@ class Broker:
                 rows.append({"topic": topic, "group": name, **g.counts, "ready": g.ready,
                              "in_flight": len(g.in_flight), "dead_letters": len(g.dead),
                              "consumers": len(g.consumers)})
-        columns = ["topic", "group", *COUNTERS, "ready", "in_flight", "dead_letters", "consumers"]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
 
     def topic_stats(self) -> pd.DataFrame:
         """One row per topic: groups, and messages dropped for want of a group."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ..clock import MonotonicClock, parse_duration
-from ..errors import ConfigurationError
-from ._message import ConsumerClosedError, Delivery
+from labsvc.core.clock import MonotonicClock, parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.messaging._message import ConsumerClosedError, Delivery
 
 if TYPE_CHECKING:
-    from ._broker import Broker
+    from labsvc.messaging._broker import Broker
 
 __all__ = ["Consumer"]
 

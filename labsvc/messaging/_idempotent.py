@@ -1,9 +1,11 @@
 """The idempotent consumer: at-least-once delivery, exactly-once effect.
 
 A broker that never loses a message must sometimes deliver one twice (the
-consumer did the work and crashed before it acknowledged). The consumer
-makes that harmless by remembering which message ids it has already
-applied and skipping the effect when one comes back.
+consumer did the work and its acknowledgement was lost, or it crashed before
+acknowledging). The consumer makes that harmless by remembering which
+message ids it has already applied and skipping the effect when one comes
+back. It remembers them in memory: that covers a lost ack, not a crash of
+the process (see :class:`~labsvc.messaging.DurableIdempotentConsumer`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import inspect
 from collections import OrderedDict
 from typing import Any, Callable
 
-from ..errors import ConfigurationError
-from ._message import Message
+from labsvc.core.errors import ConfigurationError
+from labsvc.messaging._message import Message
 
 __all__ = ["IdempotentConsumer"]
 
@@ -37,9 +39,11 @@ class IdempotentConsumer:
     forgotten is applied again (``forgotten`` counts the ids dropped).
 
     An id is remembered only after its effect returned, so an effect that
-    raises is retried on redelivery. In a real service the remembered ids
-    live in the same database transaction as the effect (an "inbox" table);
-    here they live in memory next to it.
+    raises is retried on redelivery. The ids live in this object's memory:
+    a process that applied the effect and crashed before its ack forgets
+    them, and applies the effect again when the message comes back. A
+    service that must survive that keeps the ids in an inbox table committed
+    with the effect: :class:`~labsvc.messaging.DurableIdempotentConsumer`.
 
     >>> from labsvc.messaging import Broker
     >>> broker = Broker()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LabsvcError
+from labsvc.core.errors import LabsvcError
 
 if TYPE_CHECKING:
-    from ._broker import Broker
+    from labsvc.messaging._broker import Broker
 
 __all__ = [
     "Message",

@@ -7,15 +7,17 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._message import DeadLetter, Delivery, Message
+from labsvc.messaging._message import DeadLetter, Delivery, Message
 
 if TYPE_CHECKING:
-    from ._consumer import Consumer
+    from labsvc.messaging._consumer import Consumer
 
-__all__ = ["COUNTERS", "Pending", "Group"]
+__all__ = ["COUNTERS", "STATS_COLUMNS", "Pending", "Group"]
 
 #: The per-group counters reported by ``Broker.stats``.
 COUNTERS = ("published", "delivered", "redelivered", "acked", "nacked", "expired", "requeued", "dead_lettered")
+#: The columns of ``Broker.stats``: one row per (topic, group), its counters and its queue now.
+STATS_COLUMNS = ("topic", "group", *COUNTERS, "ready", "in_flight", "dead_letters", "consumers")
 
 
 class Pending:

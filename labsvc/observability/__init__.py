@@ -20,33 +20,39 @@ libraries that real services use:
   workbook's multiwindow, multi-burn-rate alerts.
 
 All of it is off until ``net.observe()`` switches it on for one network
-(:mod:`~labsvc.observability._observer`); :mod:`~labsvc.observability._checkout`
+(:mod:`~labsvc.observability._observer`); :mod:`~labsvc.observability.lab`
 holds notebook 11's experiments and :mod:`~labsvc.observability.plots` its plots.
 """
 
-from ._checkout import CHECKOUT, CHECKOUT_TREE, STEADY_LATENCY, ObservedRun, incident_run, observed_shop, one_checkout
-from ._logquery import LEVELS, query_logs, trace_of
-from ._metrics import LATENCY_BUCKETS, METRICS_PATH, RedMetrics, status_class
-from ._observer import ENV_OBSERVE, ENV_SPANS, Observer, child_observability
-from ._quantile import bucket_of, exact_quantile, histogram_quantile, increase, rate
-from ._scrape import DURATION_METRIC, SAMPLE_COLUMNS, Scraper, parse_exposition, red, route_quantile, since_start_quantile
-from ._slo import DAY, HOUR, SLO, WORKBOOK_RULES, BurnRateRule, EventSeries, SLOMonitor, error_budget, evaluate, scaled
-from ._trees import leaf_spans, self_time, span_tree, trace_spans, waterfall_order
-from ._tracing import (
+from labsvc.observability.lab import CHECKOUT, CHECKOUT_TREE, STEADY_LATENCY, ObservedRun, incident_run, observed_shop, one_checkout
+from labsvc.observability.lab import SLORun, slo_run
+from labsvc.observability._logquery import LEVELS, query_logs, trace_of
+from labsvc.observability._metrics import LATENCY_BUCKETS, METRICS_PATH, RedMetrics, status_class
+from labsvc.observability._observer import ENV_OBSERVE, ENV_SPANS, Observer, child_observability, observe
+from labsvc.observability._quantile import bucket_of, exact_quantile, histogram_quantile, increase, rate
+from labsvc.observability._scrape import DURATION_METRIC, SAMPLE_COLUMNS, Scraper, parse_exposition, red, route_quantile, since_start_quantile
+from labsvc.observability._slo import DAY, HOUR, SLO, WORKBOOK_RULES, BurnRateRule, EventSeries, SLOMonitor, error_budget, evaluate, scaled
+from labsvc.observability._slo import alert_summary
+from labsvc.observability._sequence import MERMAID_MIME, SequenceDiagram, UnknownTraceError, sequence_diagram
+from labsvc.observability._trees import leaf_spans, self_time, span_tree, trace_spans, waterfall_order
+from labsvc.observability._tracing import (
     SPAN_COLUMNS, UNTRACED_PATHS, FileSpanExporter, ServerSpans, Tracing, otlp_requested, span_frame, span_row,
 )
-from .plots import plot_burn_rates, plot_quantiles, plot_red, plot_waterfall
+from labsvc.observability.plots import plot_burn_rates, plot_quantiles, plot_red, plot_waterfall
 
 __all__ = [
     "CHECKOUT", "CHECKOUT_TREE", "STEADY_LATENCY", "ObservedRun", "incident_run", "observed_shop", "one_checkout",
+    "SLORun", "slo_run",
     "LEVELS", "query_logs", "trace_of",
     "LATENCY_BUCKETS", "METRICS_PATH", "RedMetrics", "status_class",
-    "ENV_OBSERVE", "ENV_SPANS", "Observer", "child_observability",
+    "ENV_OBSERVE", "ENV_SPANS", "Observer", "observe", "child_observability",
     "bucket_of", "exact_quantile", "histogram_quantile", "increase", "rate",
     "DURATION_METRIC", "SAMPLE_COLUMNS", "Scraper", "parse_exposition", "red", "route_quantile",
     "since_start_quantile",
     "DAY", "HOUR", "SLO", "WORKBOOK_RULES", "BurnRateRule", "EventSeries", "SLOMonitor", "error_budget",
     "evaluate", "scaled",
+    "alert_summary",
+    "MERMAID_MIME", "SequenceDiagram", "UnknownTraceError", "sequence_diagram",
     "leaf_spans", "self_time", "span_tree", "trace_spans", "waterfall_order",
     "SPAN_COLUMNS", "UNTRACED_PATHS", "FileSpanExporter", "ServerSpans", "Tracing", "otlp_requested",
     "span_frame", "span_row",

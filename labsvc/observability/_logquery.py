@@ -1,7 +1,7 @@
 """Centralized logging: one query over every instance's log lines, and from a line to its trace.
 
 ``net.logs`` already gathers what every instance logged, in both network
-modes, into one DataFrame (:mod:`labsvc.logs`), as a log shipper feeds
+modes, into one DataFrame (:mod:`labsvc.core.logs`), as a log shipper feeds
 Elasticsearch or Loki. :func:`query_logs` is the search box on top of it
 (by trace id, minimum level, service, instance, time window, text), and
 :func:`trace_of` is the step an incident review takes next: from the line
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["query_logs", "trace_of", "LEVELS"]
 

@@ -1,6 +1,7 @@
-"""Switching observability on for one network: ``net.observe(tracing=True, metrics=True)``.
+"""Switching observability on for one network: ``observe(net)``, or ``net.observe(tracing=True, metrics=True)``.
 
-An :class:`Observer` is what the network consults at its two seams once
+An :class:`Observer` is the network's instrumentation
+(:class:`labsvc.core.hooks.Instrumentation`): what it consults at its seams once
 observability is on (and only then: a network that was never observed pays
 one attribute test per hop):
 
@@ -10,10 +11,11 @@ one attribute test per hop):
   child, in :class:`~labsvc.observability.ServerSpans` and
   :class:`~labsvc.observability.RedMetrics`.
 
-Process-mode children learn what to do from two environment variables
-(:data:`ENV_OBSERVE`, :data:`ENV_SPANS`), trace with their own provider and
-write their finished spans to a file of their own that ``net.spans`` reads
-back (:func:`child_observability`, called by :mod:`labsvc.serve`).
+Process-mode children learn what to do from environment variables
+(:data:`ENV_OBSERVE`, :data:`ENV_SPANS`, and :data:`labsvc.core.hooks.ENV_INSTRUMENT`
+naming :func:`child_observability`, which :mod:`labsvc.core.serve` calls),
+trace with their own provider and write their finished spans to a file of
+their own that ``net.spans`` reads back.
 """
 
 from __future__ import annotations
@@ -24,22 +26,37 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from ..serve import ENV_OBSERVE  # "tracing", "metrics" or "tracing,metrics"; the child's serve reads it
-from ._metrics import RedMetrics
-from ._tracing import FileSpanExporter, Tracing, read_span_file, span_frame
+from labsvc.core.hooks import ENV_INSTRUMENT, Instrumentation
+from labsvc.observability._metrics import RedMetrics
+from labsvc.observability._tracing import FileSpanExporter, Tracing, read_span_file, span_frame
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..network import Instance, Network
+    from labsvc.core.network import Instance, Network
 
-__all__ = ["Observer", "child_observability", "ENV_OBSERVE", "ENV_SPANS"]
+__all__ = ["Observer", "observe", "child_observability", "ENV_OBSERVE", "ENV_SPANS"]
 
+ENV_OBSERVE = "LABSVC_OBSERVE"  # "tracing", "metrics" or "tracing,metrics": what a child does
 ENV_SPANS = "LABSVC_SPANS"  # the file a child writes its finished spans to
 
 
-class Observer:
+def observe(network: "Network", *, tracing: bool = True, metrics: bool = True, otlp: bool | None = None) -> "Observer | None":
+    """Switch on OpenTelemetry tracing and RED metrics for ``network`` (off by default); returns the Observer.
+
+    Spans then appear in ``network.spans`` and every instance serves
+    ``GET /metrics``. In process mode, call it before the network starts
+    (children learn it at start). ``otlp`` forces the OTLP exporter on or
+    off; by default the standard ``OTEL_*`` variables decide. With both
+    switches off it detaches the observer and returns None.
+    """
+    observer = Observer(network, tracing=tracing, metrics=metrics, otlp=otlp) if tracing or metrics else None
+    network.instrument(observer)
+    return observer
+
+
+class Observer(Instrumentation):
     """Tracing and RED metrics for the instances of one network.
 
-    Use :meth:`labsvc.Network.observe` to make one. ``tracing.exporter`` is
+    Use :func:`observe` (or ``net.observe()``) to make one. ``tracing.exporter`` is
     the in-memory span exporter; :attr:`spans` also holds what process-mode
     children exported; :meth:`metrics` is an in-process instance's
     :class:`RedMetrics` (in process mode the numbers live in the child: read
@@ -49,7 +66,7 @@ class Observer:
     def __init__(self, network: "Network", *, tracing: bool = True, metrics: bool = True,
                  otlp: bool | None = None) -> None:
         self.network = network
-        self.tracing = Tracing(otlp=otlp) if tracing else None
+        self.tracing = Tracing(otlp=otlp, seed=getattr(network, "seed", None)) if tracing else None
         self.metrics_on = bool(metrics)
         self._apps: dict[str, tuple[Any, Any, RedMetrics | None]] = {}
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -77,7 +94,7 @@ class Observer:
     def child_env(self, instance: "Instance") -> dict[str, str]:
         """What a process-mode child needs to observe itself (environment variables)."""
         what = [name for name, on in (("tracing", self.tracing is not None), ("metrics", self.metrics_on)) if on]
-        env = {ENV_OBSERVE: ",".join(what)}
+        env = {ENV_OBSERVE: ",".join(what), ENV_INSTRUMENT: "labsvc.observability:child_observability"}
         if self.tracing is not None:
             if self._dir is None:
                 self._dir = tempfile.TemporaryDirectory(prefix="labsvc-spans-")
@@ -92,7 +109,7 @@ class Observer:
         """Every finished span, from this process and from process-mode children, oldest first."""
         if self.tracing is None:
             return span_frame([])
-        epoch0 = self.network._epoch0
+        epoch0 = self.network.epoch0
         rows = self.tracing.rows(epoch0)
         for path in self._span_files:
             rows += read_span_file(path, epoch0)

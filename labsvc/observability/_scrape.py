@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..client import Client
-from ..clock import parse_duration
-from ..errors import ConfigurationError
-from ._quantile import histogram_quantile, increase
+from labsvc.core.client import Client
+from labsvc.core.clock import parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.observability._quantile import histogram_quantile, increase
+from labsvc.core.simtime import network_methods
 
 __all__ = ["Scraper", "SAMPLE_COLUMNS", "parse_exposition", "route_quantile", "since_start_quantile", "red", "DURATION_METRIC"]
 
@@ -44,6 +45,7 @@ def parse_exposition(text: str) -> list[dict]:
     return rows
 
 
+@network_methods
 class Scraper:
     """Scrapes every running instance of ``network`` every ``interval`` seconds.
 

@@ -20,8 +20,9 @@ ticket     3 d          6 h           1 (10 % spent)
 
 A rule fires when the burn rate is at or above its factor over *both*
 windows: the long one makes it significant, the short one makes it stop
-soon after the incident does. :func:`scaled` shrinks the windows by the same
-factor as the period, so a notebook can replay a month in seconds.
+soon after the incident does. On simulated time the windows run at their
+true lengths (hours cost no wall time); :func:`scaled` shrinks them by one
+factor, for a real-time demo that cannot wait hours.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["SLO", "BurnRateRule", "WORKBOOK_RULES", "EventSeries", "SLOMonitor", "scaled", "evaluate",
-           "error_budget", "HOUR", "DAY"]
+           "error_budget", "alert_summary", "HOUR", "DAY"]
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -118,11 +119,18 @@ class EventSeries:
         return bad / total if total else float("nan")
 
 
-def error_budget(slo: SLO, good: Sequence[bool]) -> dict:
-    """How much of the budget a set of events spent: allowed bad events, actual, share consumed."""
+def error_budget(slo: SLO, good: Sequence[bool], *, period_events: float | None = None) -> dict:
+    """How much of the budget a set of events spent: allowed bad events, actual, share consumed.
+
+    The budget is ``slo.budget`` of ``period_events``, the events of the whole
+    SLO period (e.g. a month of traffic at the run's rate); by default, of
+    the events given, as if they were the whole period.
+    """
     total = len(good)
     bad = int(total - int(np.sum(np.asarray(good, dtype=bool))))
-    allowed = slo.budget * total
+    if period_events is not None and not period_events > 0:
+        raise ConfigurationError(f"period_events={period_events!r}: the events of a period are a positive count")
+    allowed = slo.budget * (total if period_events is None else period_events)
     return {"slo": slo.name, "events": total, "bad": bad, "allowed_bad": allowed,
             "budget_consumed": bad / allowed if allowed else float("nan"),
             "availability": 1 - bad / total if total else float("nan")}
@@ -177,4 +185,33 @@ def evaluate(times: Sequence[float], good: Sequence[bool], slo: SLO, rules: Sequ
             rows.append({"time": float(t), "rule": rule.name, "severity": rule.severity, "factor": rule.factor,
                          "long_burn": long_burn, "short_burn": short_burn,
                          "firing": bool(long_burn >= rule.factor and short_burn >= rule.factor)})
+    return pd.DataFrame(rows)
+
+
+def alert_summary(alerts: pd.DataFrame, incident: tuple[float, float], *, unit: float = 60.0) -> pd.DataFrame:
+    """When each rule fired, against an incident: one row per ``slo`` (if present) and ``rule``.
+
+    ``alerts`` is :func:`evaluate`'s table (times in seconds). Columns, in
+    ``unit`` (default minutes): ``fires_after`` (first firing, from the
+    incident's start), ``stops_after_end`` (last firing, from the incident's
+    end), ``firing_for`` (evaluations firing times their spacing), and
+    ``long_only``: how long after the incident the long window alone was
+    still over the factor while the rule did not fire.
+    """
+    keys = [k for k in ("slo", "rule") if k in alerts]
+    start, end = incident
+    rows = []
+    for key, part in alerts.groupby(keys, sort=False):
+        times = part["time"].drop_duplicates().sort_values()
+        step = float(times.diff().min()) if len(times) > 1 else 0.0
+        firing = part[part["firing"]]
+        long_only = part[(part["long_burn"] >= part["factor"]) & ~part["firing"] & (part["time"] > end)]
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row.update(
+            fires_after=(firing["time"].min() - start) / unit if len(firing) else float("nan"),
+            stops_after_end=(firing["time"].max() - end) / unit if len(firing) else float("nan"),
+            firing_for=len(firing) * step / unit,
+            long_only=len(long_only) * step / unit,
+        )
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import random
 import threading
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Iterable, Sequence
@@ -51,7 +52,8 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ._status import StatusWatch
+from labsvc.observability._status import StatusWatch
+from labsvc.core import simtime
 
 __all__ = [
     "Tracing", "ServerSpans", "FileSpanExporter", "SPAN_COLUMNS", "UNTRACED_PATHS", "otlp_requested",
@@ -75,15 +77,33 @@ _next_ids: ContextVar[tuple[int, int] | None] = ContextVar("labsvc_next_span_ids
 
 
 class _WireIds(RandomIdGenerator):
-    """Ids for a client span: the trace and span id of the ``traceparent`` the client sends, else random."""
+    """Ids for a client span: the trace and span id of the ``traceparent`` the client sends.
+
+    Other spans (an instance's server spans) get ids drawn from ``rng`` when
+    one is given, so a seeded network gives the same span ids run after run,
+    as it gives the same trace ids; without one, OpenTelemetry's random ids.
+    """
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng
 
     def generate_trace_id(self) -> int:
         ids = _next_ids.get()
-        return ids[0] if ids is not None else super().generate_trace_id()
+        if ids is not None:
+            return ids[0]
+        return self._draw(128, trace.INVALID_TRACE_ID) if self.rng is not None else super().generate_trace_id()
 
     def generate_span_id(self) -> int:
         ids = _next_ids.get()
-        return ids[1] if ids is not None else super().generate_span_id()
+        if ids is not None:
+            return ids[1]
+        return self._draw(64, trace.INVALID_SPAN_ID) if self.rng is not None else super().generate_span_id()
+
+    def _draw(self, bits: int, invalid: int) -> int:
+        value = invalid
+        while value == invalid:
+            value = self.rng.getrandbits(bits)
+        return value
 
 
 def otlp_requested(environ: dict | None = None) -> bool:
@@ -114,7 +134,8 @@ def span_row(span: ReadableSpan, epoch0: float = 0.0) -> dict:
     """One finished span as a row of :data:`SPAN_COLUMNS` (times in seconds since ``epoch0``)."""
     attrs = dict(span.attributes or {})
     res = span.resource.attributes if span.resource is not None else {}
-    start, end = span.start_time / 1e9, (span.end_time or span.start_time) / 1e9
+    zero = round(epoch0 * 1e9)  # in whole nanoseconds, so spans a nanosecond apart keep their order
+    start_ns, end_ns = span.start_time - zero, (span.end_time or span.start_time) - zero
     row = {
         "trace_id": _hex(span.context.trace_id, 32),
         "span_id": _hex(span.context.span_id, 16),
@@ -123,9 +144,9 @@ def span_row(span: ReadableSpan, epoch0: float = 0.0) -> dict:
         "kind": span.kind.name.lower(),
         "service": res.get("service.name", ""),
         "instance": res.get("service.instance.id", ""),
-        "start": start - epoch0,
-        "end": end - epoch0,
-        "duration": end - start,
+        "start": start_ns / 1e9,
+        "end": end_ns / 1e9,
+        "duration": (end_ns - start_ns) / 1e9,
         "status": span.status.status_code.name.lower(),
         "attributes": attrs,
     }
@@ -187,10 +208,14 @@ class Tracing:
 
     ``exporter`` receives every finished span (default: an in-memory
     exporter, read by :meth:`rows`); ``otlp`` adds the OTLP/HTTP exporter
-    (default: :func:`otlp_requested`).
+    (default: :func:`otlp_requested`). With a ``seed`` (the network's), each
+    instance draws its span ids from a generator seeded by the seed and the
+    instance's name, so the same seeded run gives the same span ids.
     """
 
-    def __init__(self, exporter: SpanExporter | None = None, *, otlp: bool | None = None) -> None:
+    def __init__(self, exporter: SpanExporter | None = None, *, otlp: bool | None = None,
+                 seed: Any = None) -> None:
+        self.seed = seed
         self.exporter = exporter if exporter is not None else InMemorySpanExporter()
         self._processor = SimpleSpanProcessor(self.exporter)
         self.otlp = otlp_requested() if otlp is None else bool(otlp)
@@ -208,7 +233,8 @@ class Tracing:
         found = self._providers.get(key)
         if found is None:
             resource = Resource.create({"service.name": service, "service.instance.id": key[1]})
-            found = TracerProvider(resource=resource, id_generator=_WireIds(), shutdown_on_exit=False)
+            rng = None if self.seed is None else random.Random(f"{self.seed}/spans/{key[0]}/{key[1]}")
+            found = TracerProvider(resource=resource, id_generator=_WireIds(rng), shutdown_on_exit=False)
             found.add_span_processor(self._processor)
             if self._otlp is not None:
                 found.add_span_processor(self._otlp)
@@ -273,7 +299,8 @@ def _client_spans(hop: Callable[[Any], Awaitable[Any]], tracer: trace.Tracer):
         }
         token = _next_ids.set(ids)
         try:
-            span = tracer.start_span(out.method, context=parent, kind=SpanKind.CLIENT, attributes=attributes)
+            span = tracer.start_span(out.method, context=parent, kind=SpanKind.CLIENT, attributes=attributes,
+                                     start_time=simtime.now_ns())
         finally:
             _next_ids.reset(token)
         try:
@@ -281,14 +308,14 @@ def _client_spans(hop: Callable[[Any], Awaitable[Any]], tracer: trace.Tracer):
         except BaseException as exc:
             span.set_attribute("error.type", type(exc).__name__)
             span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
-            span.end()
+            span.end(end_time=simtime.now_ns())
             raise
         status = response.status_code
         span.set_attribute("http.response.status_code", status)
         if status >= 400:  # for a client, any 4xx or 5xx means the call failed
             span.set_attribute("error.type", str(status))
             span.set_status(Status(StatusCode.ERROR))
-        span.end()
+        span.end(end_time=simtime.now_ns())
         return response
 
     return traced
@@ -322,7 +349,7 @@ class ServerSpans:
         parent = _PROPAGATOR.extract(carrier)
         method = scope.get("method", "GET")
         client = scope.get("client") or ("", 0)
-        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes={
+        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, start_time=simtime.now_ns(), attributes={
             "http.request.method": method, "url.path": scope.get("path", ""), "url.scheme": "http",
             "server.address": host.split(":")[0], "client.address": str(client[0]),
             "network.protocol.version": scope.get("http_version", "1.1"),
@@ -347,4 +374,4 @@ class ServerSpans:
                 if status >= 500:
                     span.set_attribute("error.type", str(status))
                     span.set_status(Status(StatusCode.ERROR))
-            span.end()
+            span.end(end_time=simtime.now_ns())

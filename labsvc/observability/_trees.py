@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 __all__ = ["trace_spans", "span_tree", "waterfall_order", "leaf_spans", "self_time"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..plots import COLORS
-from ._trees import waterfall_order
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.plots import COLORS
+from labsvc.observability._trees import waterfall_order
 
 __all__ = ["plot_waterfall", "plot_red", "plot_burn_rates", "plot_quantiles"]
 
@@ -67,9 +68,21 @@ def plot_red(red: pd.DataFrame, *, routes: list[tuple[str, str]] | None = None,
     return fig
 
 
+_TIME_UNITS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
 def plot_burn_rates(alerts: pd.DataFrame, *, incident: tuple[float, float] | None = None,
-                    title: str = "burn rate") -> Figure:
-    """Each rule's long- and short-window burn rate over time, its threshold, and when it fired."""
+                    title: str = "burn rate", unit: str = "s") -> Figure:
+    """Each rule's long- and short-window burn rate over time, its threshold, and when it fired.
+
+    ``alerts`` (from :func:`~labsvc.observability.evaluate`) and ``incident``
+    are in seconds; ``unit`` ("s", "min" or "h") is the time axis's unit.
+    """
+    if unit not in _TIME_UNITS:
+        raise ConfigurationError(f"unit={unit!r}: use one of {list(_TIME_UNITS)}")
+    scale = _TIME_UNITS[unit]
+    alerts = alerts.assign(time=alerts["time"] / scale)
+    incident = None if incident is None else (incident[0] / scale, incident[1] / scale)
     rules = list(dict.fromkeys(alerts["rule"]))
     fig = Figure(figsize=(9, 2.4 * len(rules) + 0.6), layout="constrained")
     axes = fig.subplots(len(rules), 1, sharex=True, squeeze=False)[:, 0]
@@ -87,7 +100,7 @@ def plot_burn_rates(alerts: pd.DataFrame, *, incident: tuple[float, float] | Non
         ax.set_ylabel("burn rate")
         ax.set_title(f"{title}: {rule}", fontsize=9)
         ax.legend(fontsize=7, loc="upper right")
-    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlabel(f"time ({unit})")
     return fig
 
 

@@ -7,39 +7,48 @@ healed and autoscaled. This package runs all of it on a
 :class:`labsvc.Network`, with Kubernetes' semantics:
 
 - :class:`AppManifest` (``_manifest``): what is pushed (Cloud Foundry shape);
-- :class:`Probe` (``_probes``), :class:`CrashLoopBackOff` (``_backoff``);
-- :class:`Platform` (``_controller``): kubelet (probes, restarts), ReplicaSet
-  (self-healing) and HPA controllers on an injectable clock (``ScaledClock``
-  runs faster than real time; ``CallRateMetric`` reads the call log);
+- :class:`Probe` (``_probes``); the restart back-offs :class:`CrashLoopBackOff`
+  (Kubernetes) and :class:`CloudFoundryBackOff` (Cloud Foundry's Diego)
+  (``_backoff``);
+- :class:`Platform` (``_controller``): kubelet (probes, restarts, graceful
+  termination racing the endpoints' update: ``_kubelet``), ReplicaSet
+  (self-healing) and HPA controllers on an injectable clock (by default the
+  network's, simulated in-process, so every period keeps its real length;
+  ``CallRateMetric`` reads the call log);
 - :class:`HorizontalPodAutoscaler` and :func:`desired_replicas` (``_hpa``);
 - :class:`RollingUpdate`, :class:`BlueGreen`, :class:`Canary`,
   :class:`Recreate` (``_rollout``);
 - batch jobs (``_batch``) and the export to Docker Compose, Kubernetes and
   Cloud Foundry (:mod:`labsvc.platform.export`).
+
+Notebook 13's experiments are in :mod:`labsvc.platform.lab`, their figures
+in :mod:`labsvc.platform.plots` (importable from ``lab`` too).
 """
 
 from __future__ import annotations
 
-from ._backoff import INITIAL_BACKOFF, MAX_BACKOFF, RESET_AFTER, CrashLoopBackOff
-from ._batch import (
+from labsvc.platform._backoff import (
+    INITIAL_BACKOFF, MAX_BACKOFF, RESET_AFTER, CloudFoundryBackOff, CrashLoopBackOff, RestartBackOff,
+)
+from labsvc.platform._batch import (
     BatchStatus, ChunkStep, CronSchedule, Job, JobExecution, JobRepository, JobSpec, KubernetesJob, SkipLimitExceeded,
     SqliteUpsertWriter,
 )
-from ._controller import App, Platform, Pod
-from ._endpoints import Endpoints
-from ._hpa import (
+from labsvc.platform._controller import App, Platform, Pod
+from labsvc.platform._endpoints import Endpoints
+from labsvc.platform._hpa import (
     DEFAULT_BEHAVIOR, SYNC_PERIOD, TOLERANCE, Behavior, HorizontalPodAutoscaler, ScalingPolicy, ScalingRules,
     desired_replicas, pod_metric_ratio,
 )
-from ._manifest import AppManifest, Autoscaling, ManifestError
-from ._metrics import PROBE_CALLER, CallRateMetric
-from ._probes import Probe, ProbeTracker
-from ._rollout import BlueGreen, Canary, CanaryStep, Recreate, RollingUpdate, RolloutResult, surge_and_unavailable
-from ..clock import ScaledClock
+from labsvc.platform._manifest import AppManifest, Autoscaling, ManifestError
+from labsvc.platform._metrics import PROBE_CALLER, CallRateMetric
+from labsvc.platform._probes import Probe, ProbeTracker
+from labsvc.platform._rollout import BlueGreen, Canary, CanaryStep, Recreate, RollingUpdate, RolloutResult, surge_and_unavailable
 
 __all__ = [
     "AppManifest", "Autoscaling", "ManifestError", "Probe", "ProbeTracker", "CrashLoopBackOff",
-    "INITIAL_BACKOFF", "MAX_BACKOFF", "RESET_AFTER", "Platform", "App", "Pod", "ScaledClock", "CallRateMetric",
+    "INITIAL_BACKOFF", "MAX_BACKOFF", "RESET_AFTER", "CloudFoundryBackOff", "RestartBackOff",
+    "Platform", "App", "Pod", "CallRateMetric",
     "PROBE_CALLER", "Endpoints", "HorizontalPodAutoscaler", "Behavior", "ScalingPolicy", "ScalingRules",
     "DEFAULT_BEHAVIOR", "SYNC_PERIOD", "TOLERANCE", "desired_replicas", "pod_metric_ratio",
     "JobSpec", "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded",

@@ -33,8 +33,8 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, LabsvcError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError, LabsvcError
 
 __all__ = [
     "JobSpec", "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded",

@@ -5,59 +5,76 @@ is one network service with its own URL (``http://<app>.svc``). One call to
 :meth:`Platform.tick` is one pass of every controller, as Kubernetes runs
 them:
 
-- the *kubelet* part probes each instance (:mod:`._probes`), takes an
-  unready instance out of the balancer (:mod:`._endpoints`), kills an
-  instance whose liveness probe fails, and restarts a dead instance after
-  its CrashLoopBackOff delay (:mod:`._backoff`);
+- the *kubelet* part (:mod:`._kubelet`) probes each instance
+  (:mod:`._probes`), takes an unready instance out of the balancer
+  (:mod:`._endpoints`), kills an instance whose liveness probe fails,
+  restarts a dead instance after its back-off delay (:mod:`._backoff`:
+  Kubernetes' CrashLoopBackOff by default, Cloud Foundry's with
+  ``backoff=CloudFoundryBackOff``), and terminates deleted pods gracefully
+  (``preStop``, SIGTERM, drain) while their endpoints catch up;
 - the *ReplicaSet* part (self-healing) adds or removes instances until the
   app has its desired count;
 - the *HPA* part (:mod:`._hpa`) sets the desired count from a metric, once
   per sync period.
 
 Time comes from the platform's clock: a :class:`labsvc.FakeClock` in tests,
-the real clock (or a :class:`ScaledClock` that runs faster) in notebooks.
+by default the network's own clock (simulated time in-process: a 300 s
+autoscaler window or a 5 minute back-off costs no wall time).
+The clock and the seed are given to the platform (the seed defaults to its
+network's) and handed down to what it makes: back-offs, probes, the HPA,
+the endpoints' weighted draw.
+
+Rollout strategies (:mod:`._rollout`) drive a platform through a small
+public interface: :meth:`Platform.pod_spec`, :meth:`Platform.add_pod`,
+:meth:`Platform.remove_pod`, :meth:`Platform.run_kubelet`, and on an app
+:meth:`App.promote`, :attr:`App.endpoints` and :attr:`App.rolling_out`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import httpx
 import pandas as pd
 
-from .._instances import Instance, _is_factory, _resolve_app
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError, NetworkStateError, UnknownServiceError
-from ..network import Network
-from ._backoff import CrashLoopBackOff
-from ._batch import JobSpec
-from ._endpoints import Endpoints
-from ._hpa import SYNC_PERIOD, HorizontalPodAutoscaler
-from ._manifest import AppManifest, ManifestError
-from ._metrics import PROBE_CALLER, CallRateMetric
-from ._probes import ProbeTracker
+from labsvc.core.apps import AppSpec, is_factory, shared
+from labsvc.core.clock import Clock
+from labsvc.core.experiment import NetworkClock
+from labsvc.core.errors import ConfigurationError, NetworkStateError, UnknownServiceError
+from labsvc.platform._backoff import CrashLoopBackOff, RestartBackOff
+from labsvc.platform._batch import JobSpec
+from labsvc.platform._endpoints import Endpoints
+from labsvc.platform._hpa import SYNC_PERIOD, HorizontalPodAutoscaler
+from labsvc.platform._kubelet import Kubelet
+from labsvc.platform._manifest import AppManifest, ManifestError
+from labsvc.platform._metrics import CallRateMetric
+from labsvc.platform._probes import ProbeTracker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from labsvc.core.network import Instance, Network
 
 __all__ = ["Platform", "App", "Pod"]
 
-DRAIN_TIMEOUT = 5.0        # real seconds an instance leaving the balancer may finish its requests in
+DRAIN_TIMEOUT = 30.0       # seconds a restarting instance may finish its requests in (terminationGracePeriodSeconds)
 
 
 @dataclass
 class Pod:
-    """The platform's view of one instance: version, probes, restarts, back-off."""
+    """The platform's view of one instance: version, probes, restarts, back-off, termination."""
 
     instance: Instance
     version: str
     app_spec: Any
-    backoff: CrashLoopBackOff
+    backoff: RestartBackOff
     trackers: dict[str, ProbeTracker] = field(default_factory=dict)
     restart_at: float | None = None
     restarts: int = 0
     in_rotation: bool = True
     deleting: bool = False
+    gave_up: bool = False                       # the back-off stopped restarting it (Cloud Foundry, 200 restarts)
+    terminating_since: float | None = None      # network time the deletion began
+    leaves_endpoints_at: float | None = None    # network time the endpoints stop routing to it
 
     @property
     def name(self) -> str:
@@ -91,6 +108,18 @@ class App:
         """The app's service on the network."""
         return self.platform.network.service(self.name)
 
+    @property
+    def endpoints(self) -> Endpoints:
+        """The app's :class:`Endpoints` balancer: set its ``weights`` (version -> share) to split traffic."""
+        return self.service.balancer
+
+    def promote(self, version: str, spec: Any) -> None:
+        """Make ``version`` the stable one: instances the replica controller creates from now on run ``spec``.
+
+        ``spec`` is what :meth:`Platform.pod_spec` returned for the new code.
+        """
+        self.version, self.spec = version, spec
+
     def live_pods(self) -> list[Pod]:
         """Pods that count toward the desired number (not being deleted)."""
         return [p for p in self.pods.values() if not p.deleting]
@@ -112,15 +141,33 @@ class Platform:
     ...     app = await platform.push({"name": "catalog", "app": catalog_app, "instances": 2})
     ...     await net.crash("catalog-1")
     ...     await platform.run_for(15)      # restarted after its 10 s back-off
+
+    ``clock`` (default: the network's clock, simulated or real) is the
+    controllers' time; ``seed`` (default: the network's seed) seeds each
+    app's weighted draw between versions during a canary or a blue-green
+    switch. ``backoff`` makes each instance's restart back-off (called with
+    ``clock=``): :class:`~labsvc.platform.CrashLoopBackOff` (Kubernetes,
+    the default) or :class:`~labsvc.platform.CloudFoundryBackOff`.
+    ``endpoint_delay`` is how many seconds of network time the Services'
+    endpoints take to stop routing to a pod being deleted (0: at once; on a
+    cluster it is never quite 0, see :mod:`labsvc.platform._kubelet`).
     """
 
-    def __init__(self, network: Network, *, clock: Clock | None = None) -> None:
+    def __init__(self, network: Network, *, clock: Clock | None = None, seed: Any = None,
+                 backoff: Callable[..., RestartBackOff] = CrashLoopBackOff, endpoint_delay: float = 0.0) -> None:
+        if isinstance(endpoint_delay, bool) or not isinstance(endpoint_delay, (int, float)) or endpoint_delay < 0:
+            raise ConfigurationError(f"endpoint_delay={endpoint_delay!r}: seconds >= 0, e.g. 3")
         self.network = network
-        self.clock = clock or MonotonicClock()
+        self.clock = clock or NetworkClock(network)   # seconds since the network started: the call log's axis
+        self.seed = network.seed if seed is None else seed   # seeds each app's weighted draw between versions
+        self.backoff = backoff
+        self.endpoint_delay = float(endpoint_delay)
+        self.kubelet = Kubelet(self)
         self.apps: dict[str, App] = {}
         self.jobs: dict[str, JobSpec] = {}
         self._events: list[dict] = []
         self._timeline: list[dict] = []
+        self._terminations: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ apps
     async def push(self, manifest: AppManifest | Mapping[str, Any], **changes: Any) -> App:
@@ -146,37 +193,52 @@ class Platform:
         if m.name in self.network.services:
             raise ManifestError(f"name={m.name!r}: the network already has a service of that name")
         app = App(self, m)
-        spec = self._spec(m.app)
+        spec = self.pod_spec(m.app)
         app.spec = spec
-        self.network.add(m.name, spec, instances=max(1, m.instances))
+        self.network.add(m.name, self.on_network(spec), instances=max(1, m.instances))
         svc = self.network.service(m.name)
         svc.env = dict(m.env)
-        svc.balancer = Endpoints(svc.balancer, self._is_ready_name, self._version_of,
-                                 seed=f"{self.network.seed}/{m.name}")
+        svc.balancer = Endpoints(svc.balancer, self._in_endpoints_name, self._version_of, seed=f"{self.seed}/{m.name}")
         self.apps[m.name] = app
         for inst in svc.instances:
             pod = self._adopt(app, inst, m.version, spec)
-            self._arm(app, pod)
+            self.kubelet.arm(app, pod)
             if self.network.started:
-                await self._start_pod(app, pod, fresh=False)
+                await self.kubelet.start(app, pod, fresh=False)
         if m.autoscaling is not None:
             self.autoscale(m.name, min_instances=m.autoscaling.min_instances,
                            max_instances=m.autoscaling.max_instances, target=m.autoscaling.target)
-        self._event(app, None, "Pushed", f"{m.instances} instance(s) of {m.version}")
+        self.event(app, None, "Pushed", f"{m.instances} instance(s) of {m.version}")
         if self.network.started:
             await self._reconcile(app)
         return app
 
-    def _spec(self, spec: Any) -> Any:
-        # In-process, each instance gets its own app object from a factory, so
-        # two versions never share a lifespan; process mode needs 'module:attr'.
-        if self.network.mode == "process" or _is_factory(spec):
+    def pod_spec(self, app: Any) -> Any:
+        """The spec this platform's instances of ``app`` run (an app, a factory or ``'module:attr'``).
+
+        A factory (and, in process mode, anything: the child imports it)
+        is kept as it is; in-process, an app object becomes
+        :func:`labsvc.core.apps.shared`: every instance runs that object.
+        Rollouts pass the result to :meth:`add_pod` and :meth:`App.promote`.
+        """
+        if self.network.mode == "process" or is_factory(app):
+            return app
+        return shared(app)
+
+    def on_network(self, spec: Any) -> Any:
+        """What the network is given for ``spec``: each instance runs its own lifespan.
+
+        The network gives the instances of one app object one shared
+        lifespan; here each instance runs its own (a new version's instances
+        must not share the old version's), so a shared spec goes to the
+        network as a factory that returns that same object.
+        """
+        if self.network.mode == "process" or is_factory(spec):
             return spec
-        obj = _resolve_app(spec)
-        return _Same(obj)
+        return AppSpec.of(spec).new_app
 
     def _adopt(self, app: App, instance: Instance, version: str, spec: Any) -> Pod:
-        pod = Pod(instance, version, spec, CrashLoopBackOff(clock=self.clock))
+        pod = Pod(instance, version, spec, self.backoff(clock=self.clock))
         app.pods[instance.name] = pod
         return pod
 
@@ -193,7 +255,7 @@ class Platform:
             raise ConfigurationError(f"instances={instances!r}: a whole number >= 0")
         app = self.app(name)
         app.desired = instances
-        self._event(app, None, "Scaled", f"desired {instances}")
+        self.event(app, None, "Scaled", f"desired {instances}")
         await self._reconcile(app)
         return app
 
@@ -205,15 +267,15 @@ class Platform:
             pod.in_rotation = False
             await self.network.stop_instance(pod.name)
             pod.restart_at = None
-        self._event(app, None, "Stopped", "")
+        self.event(app, None, "Stopped", "")
 
     async def start(self, name: str) -> None:
         """Start a stopped app again."""
         app = self.app(name)
         app.stopped = False
         for pod in app.live_pods():
-            await self._start_pod(app, pod, fresh=True)
-        self._event(app, None, "Started", "")
+            await self.kubelet.start(app, pod, fresh=True)
+        self.event(app, None, "Started", "")
         await self._reconcile(app)
 
     async def restart(self, name: str) -> None:
@@ -223,9 +285,8 @@ class Platform:
             pod.in_rotation = False
             await self._drain(pod)
             await self.network.stop_instance(pod.name)
-            await self._start_pod(app, pod, fresh=True)
-            await self._probe_pod(app, pod, force=True)
-        self._event(app, None, "Restarted", "rolling")
+            await self.kubelet.start(app, pod, fresh=True)
+        self.event(app, None, "Restarted", "rolling")
 
     def add_job(self, name: str, target: str, *, backoff_limit: int = 6, schedule: str | None = None) -> JobSpec:
         """Declare a batch job (run by ``target``, ``"module:function"``), one-off or on a cron ``schedule``.
@@ -255,9 +316,9 @@ class Platform:
         app = self.apps.get(name.rsplit("-", 1)[0])
         return None if app is None else app.pods.get(name)
 
-    def _is_ready_name(self, name: str) -> bool:
+    def _in_endpoints_name(self, name: str) -> bool:
         pod = self._pod(name)
-        return pod is not None and self.is_ready(pod)
+        return pod is not None and self.in_endpoints(pod)
 
     def _version_of(self, name: str) -> str:
         pod = self._pod(name)
@@ -273,13 +334,24 @@ class Platform:
         readiness = pod.trackers.get("readiness")
         return readiness is None or readiness.passing is True
 
+    def in_endpoints(self, pod: Pod) -> bool:
+        """Whether the Services' endpoints still route to ``pod``.
+
+        A ready pod is in them; a pod being deleted stays in them until the
+        endpoints have caught up (``endpoint_delay`` seconds of network time
+        after its deletion began), whatever its container does meanwhile.
+        """
+        if pod.deleting:
+            return pod.leaves_endpoints_at is not None and self.network.now() < pod.leaves_endpoints_at
+        return self.is_ready(pod)
+
     # ------------------------------------------------------------------ controllers
     async def tick(self) -> None:
         """One pass of every controller at the clock's current time."""
         if not self.network.started:
             raise NetworkStateError("the platform's network is not started; 'async with net:' first")
         for app in list(self.apps.values()):
-            await self._kubelet(app)
+            await self.run_kubelet(app)
             await self._autoscale(app)
             await self._reconcile(app)
             self._timeline.append({"time": self.clock.now(), "app": app.name, "desired": app.desired,
@@ -295,51 +367,9 @@ class Platform:
                 break
             await self.clock.sleep(every)
 
-    async def _kubelet(self, app: App) -> None:
-        now = self.clock.now()
-        for pod in list(app.live_pods()):
-            if app.stopped:
-                continue
-            inst = pod.instance
-            if not inst.running:
-                if pod.restart_at is None:
-                    delay = pod.backoff.next_delay()
-                    pod.restart_at = now + delay
-                    self._event(app, pod, "BackOff", f"restarting in {delay:g} s (CrashLoopBackOff)")
-                elif now >= pod.restart_at:
-                    await self._start_pod(app, pod, fresh=True)
-                    pod.restarts += 1
-                    self._event(app, pod, "Restarted", f"restart #{pod.restarts}")
-                continue
-            await self._probe_pod(app, pod)
-
-    async def _probe_pod(self, app: App, pod: Pod, *, force: bool = False) -> None:
-        now = self.clock.now()
-        startup = pod.trackers.get("startup")
-        kinds = ["startup"] if startup is not None and startup.passing is not True else ["liveness", "readiness"]
-        for kind in kinds:
-            tracker = pod.trackers.get(kind)
-            if tracker is None or not (force or tracker.due(now)):
-                continue
-            ok = await self._probe_once(pod, tracker)
-            verdict = tracker.record(now, ok)
-            if verdict is None:
-                continue
-            self._event(app, pod, f"{kind.capitalize()} {'passed' if verdict else 'failed'}",
-                        f"{tracker.probe.path} after {tracker.probe.success_threshold if verdict else tracker.probe.failure_threshold} result(s)")
-            if not verdict and kind in ("liveness", "startup"):
-                # The kubelet kills the container; the back-off path restarts it.
-                await self.network.crash(pod.name)
-                self._event(app, pod, "Killing", f"{kind} probe failed")
-                return
-
-    async def _probe_once(self, pod: Pod, tracker: ProbeTracker) -> bool:
-        client = self.network.client(PROBE_CALLER, timeout=tracker.probe.timeout)
-        try:
-            r = await client.get(pod.instance.url + tracker.probe.path)
-        except httpx.HTTPError:
-            return False
-        return 200 <= r.status_code < 400
+    async def run_kubelet(self, app: App) -> None:
+        """One kubelet pass over ``app``'s instances: restart those whose back-off is over, run the probes due."""
+        await self.kubelet.run(app)
 
     async def _autoscale(self, app: App) -> None:
         if app.hpa is None or app.stopped or self.clock.now() < app._hpa_due:
@@ -350,7 +380,7 @@ class Platform:
             return
         desired = app.hpa.reconcile(current, app.metric(app))
         if desired != app.desired:
-            self._event(app, None, "Autoscaled", f"{app.desired} -> {desired}")
+            self.event(app, None, "Autoscaled", f"{app.desired} -> {desired}")
             app.desired = desired
 
     async def _reconcile(self, app: App) -> None:
@@ -359,61 +389,62 @@ class Platform:
             return
         live = app.live_pods()
         for _ in range(app.desired - len(live)):
-            await self._create_pod(app, app.version, app.spec)
+            await self.add_pod(app, app.version, app.spec)
         if len(live) > app.desired:
             # Kubernetes deletes unready and newer pods first.
             victims = sorted(live, key=lambda p: (self.is_ready(p), -p.instance.index))[: len(live) - app.desired]
             for pod in victims:
-                await self._delete_pod(app, pod)
+                await self.remove_pod(app, pod)
 
-    async def _create_pod(self, app: App, version: str, spec: Any) -> Pod:
+    async def add_pod(self, app: App, version: str, spec: Any) -> Pod:
+        """Start one more instance of ``app`` running ``spec`` (from :meth:`pod_spec`), labelled ``version``.
+
+        Its probes run once at start, so it may be ready at once; it counts
+        toward the app's instances like any other.
+        """
         svc = app.service
-        svc.set_app(spec)
+        svc.set_app(self.on_network(spec))
         svc.env = dict(app.manifest.env)
         inst = await self.network.add_instance(app.name) if self.network.started else None
         if inst is None:
             raise NetworkStateError("start the network before scaling an app")
         pod = self._adopt(app, inst, version, spec)
-        self._arm(app, pod)
-        await self._probe_pod(app, pod, force=True)
-        self._event(app, pod, "Created", version)
+        self.kubelet.arm(app, pod)
+        await self.kubelet.probe(app, pod, force=True)
+        self.event(app, pod, "Created", version)
         return pod
 
-    async def _delete_pod(self, app: App, pod: Pod) -> None:
-        pod.deleting = True
-        pod.in_rotation = False
-        await self._drain(pod)
-        await self.network.remove_instance(pod.name)
-        app.pods.pop(pod.name, None)
-        self._event(app, pod, "Deleted", pod.version)
+    async def remove_pod(self, app: App, pod: Pod, *, drain: bool = True) -> asyncio.Task:
+        """Delete ``pod``: it stops counting at once and terminates in the background (see :mod:`._kubelet`).
+
+        With ``drain`` (default) the container runs its ``preStop`` sleep,
+        gets SIGTERM and finishes its requests; ``drain=False`` kills it at
+        once. Either way the endpoints keep routing to it for
+        ``endpoint_delay`` seconds. Returns the termination's task, on the
+        network's loop; :meth:`terminated` waits for every termination.
+        """
+        self.kubelet.begin_termination(app, pod)
+        self.event(app, pod, "Terminating", pod.version)
+        task = self.network.spawn(self.kubelet.terminate(app, pod, graceful=drain), name=f"terminate {pod.name}")
+        self._terminations.add(task)
+        task.add_done_callback(self._terminations.discard)
+        await asyncio.sleep(0)          # let it begin (a kill happens now)
+        return task
+
+    async def terminated(self) -> None:
+        """Wait until every pod being deleted is gone (their tasks run on the network's time)."""
+        while self._terminations:
+            await asyncio.gather(*list(self._terminations))
 
     async def _drain(self, pod: Pod) -> None:
-        # Out of the balancer first; then let requests already inside finish
-        # (a bounded wait in real time, like terminationGracePeriodSeconds).
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        while pod.instance.outstanding > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.001)
-
-    async def _start_pod(self, app: App, pod: Pod, *, fresh: bool) -> None:
-        inst = pod.instance
-        if fresh and self.network.mode == "inprocess":
-            inst.app = _resolve_app(pod.app_spec)()  # a restarted container starts from a clean state
-        if not inst.running:
-            app.service.set_app(pod.app_spec)   # process mode starts whatever the service's app is now
-            await self.network.start_instance(inst.name)
-        pod.restart_at = None
-        pod.in_rotation = True
-        pod.backoff.started()
-        self._arm(app, pod)
-        await self._probe_pod(app, pod, force=True)   # initialDelaySeconds 0: the first probe runs at start
-
-    def _arm(self, app: App, pod: Pod) -> None:
-        now = self.clock.now()
-        pod.trackers = {k: ProbeTracker(p, now) for k in ("startup", "liveness", "readiness")
-                        if (p := app.manifest.probe(k)) is not None}
+        # Let requests already inside finish, for at most DRAIN_TIMEOUT seconds of network time.
+        deadline = self.network.now() + DRAIN_TIMEOUT
+        while pod.instance.outstanding > 0 and self.network.now() < deadline:
+            await asyncio.sleep(0.005)
 
     # ------------------------------------------------------------------ observing
-    def _event(self, app: App, pod: Pod | None, reason: str, message: str) -> None:
+    def event(self, app: App, pod: Pod | None, reason: str, message: str) -> None:
+        """Record one event (what :attr:`events` lists), at the platform clock's time."""
         self._events.append({"time": self.clock.now(), "app": app.name, "instance": pod.name if pod else "",
                              "reason": reason, "message": message})
 
@@ -432,22 +463,10 @@ class Platform:
         rows = []
         for app in self.apps.values():
             for pod in app.pods.values():
-                state = "Running" if pod.instance.running else ("Stopped" if app.stopped else "CrashLoopBackOff")
+                state = ("Terminating" if pod.deleting else "Running" if pod.instance.running else
+                         "Stopped" if app.stopped else "Crashed" if pod.gave_up else "CrashLoopBackOff")
                 rows.append({"app": app.name, "instance": pod.name, "url": pod.instance.url, "version": pod.version,
                              "state": state, "ready": self.is_ready(pod), "restarts": pod.restarts,
                              "restart_at": pod.restart_at})
         return pd.DataFrame(rows, columns=["app", "instance", "url", "version", "state", "ready", "restarts",
                                            "restart_at"])
-
-
-class _Same:
-    """A factory that hands every instance the same app object (an app given as an object, not a factory)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self) -> Any:
-        return self.app
-
-    def __repr__(self) -> str:
-        return f"_Same({self.app!r})"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from ..balancing import Balancer
+from labsvc.core.balancer import Balancer
 
 __all__ = ["Endpoints"]
 
@@ -21,7 +21,8 @@ __all__ = ["Endpoints"]
 class Endpoints:
     """A balancer that routes only to ready instances, split across versions by weight.
 
-    ``is_ready(name)`` says whether an instance takes traffic;
+    ``is_ready(name)`` says whether an instance is in the endpoints (takes
+    traffic; a pod being deleted stays in them until they catch up);
     ``version_of(name)`` gives its version. With ``weights`` (version ->
     share, e.g. ``{"v1": 0.9, "v2": 0.1}``) a version is drawn first
     (seeded by ``seed``), then ``inner`` picks among its ready

@@ -39,8 +39,8 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-from ..clock import Clock, MonotonicClock
-from ..errors import ConfigurationError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
 
 __all__ = [
     "TOLERANCE", "SYNC_PERIOD", "ScalingPolicy", "ScalingRules", "Behavior", "DEFAULT_BEHAVIOR",
@@ -164,7 +164,7 @@ class HorizontalPodAutoscaler:
     second per pod); it returns the replica count to set and records a row
     in :attr:`history`.
 
-    >>> from labsvc.clock import FakeClock
+    >>> from labsvc.core.clock import FakeClock
     >>> hpa = HorizontalPodAutoscaler(target=75, min_replicas=1, max_replicas=100, clock=FakeClock())
     >>> hpa.reconcile(50, 90)
     60

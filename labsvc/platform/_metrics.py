@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._controller import App
+    from labsvc.platform._controller import App
 
 __all__ = ["CallRateMetric", "PROBE_CALLER"]
 
@@ -17,7 +17,7 @@ PROBE_CALLER = "kubelet"   # probes appear in the call log as calls from this ca
 class CallRateMetric:
     """Requests per second per ready instance of an app, read from the network's call log.
 
-    ``window`` is in the call log's (real) seconds. Probe calls are not
+    ``window`` is in the call log's seconds (the network's time). Probe calls are not
     counted. This is the metric the HPA scales on when the observability
     metrics are not in use.
     """

@@ -3,7 +3,9 @@
 A probe is an HTTP GET on an instance's own URL (``/health`` for liveness,
 ``/ready`` for readiness: :func:`labsvc.create_service` provides both). It
 runs every ``period`` seconds once ``initial_delay`` has passed, fails when
-the answer is not 2xx/3xx or does not come within ``timeout``, and changes
+the answer is not 2xx/3xx or does not come within ``timeout`` (with
+``check="port"``, any answer passes: only the connection counts, as in a
+Kubernetes ``tcpSocket`` probe or a Cloud Foundry ``port`` health check), and changes
 its verdict only after ``failure_threshold`` failures in a row (or
 ``success_threshold`` successes). What a verdict does is the controller's
 business (:mod:`labsvc.platform._controller`):
@@ -21,11 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
-__all__ = ["Probe", "ProbeTracker", "PROBE_KINDS"]
+__all__ = ["Probe", "ProbeTracker", "PROBE_KINDS", "PROBE_CHECKS"]
 
 PROBE_KINDS = ("liveness", "readiness", "startup")
+PROBE_CHECKS = ("http", "port")
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,13 @@ class Probe:
     failure_threshold: int = 3
     success_threshold: int = 1
     initial_delay: float = 0.0
+    check: str = "http"
 
     def __post_init__(self) -> None:
         if self.kind not in PROBE_KINDS:
             raise ConfigurationError(f"probe kind={self.kind!r}: use one of {PROBE_KINDS}")
+        if self.check not in PROBE_CHECKS:
+            raise ConfigurationError(f"probe check={self.check!r}: use one of {PROBE_CHECKS}")
         if not self.path.startswith("/"):
             raise ConfigurationError(f"probe path={self.path!r} must start with '/', e.g. '/health'")
         if self.period <= 0 or self.timeout <= 0:

@@ -9,9 +9,11 @@ analysis verdicts).
   ``max_surge`` extra instances may exist and ``max_unavailable`` may be
   missing during the update (defaults 25 %; as Kubernetes rounds them, surge
   rounds up and unavailable rounds down, and they cannot both be 0). An old
-  instance leaves the balancer and finishes its requests before it stops.
-- :class:`Recreate`: every old instance stops, then the new ones start (the
-  outage the other strategies avoid).
+  instance is deleted the way the platform deletes any pod
+  (:mod:`labsvc.platform._kubelet`): whether requests are lost depends on its
+  ``preStop`` sleep against the endpoints' delay.
+- :class:`Recreate`: every old instance terminates, then the new ones start
+  (the outage the other strategies avoid).
 - :class:`BlueGreen`: the new version (green) starts beside the old (blue)
   and receives no traffic until all of it is ready; then one switch moves
   all traffic, and blue is removed.
@@ -25,19 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigurationError
-from ._controller import App, Platform
-from ._metrics import PROBE_CALLER
+from labsvc.core.errors import ConfigurationError
+from labsvc.platform._controller import App, Platform, Pod
+from labsvc.platform._metrics import PROBE_CALLER
 
 __all__ = ["RollingUpdate", "Recreate", "BlueGreen", "Canary", "CanaryStep", "RolloutResult", "surge_and_unavailable"]
 
-SAMPLE_TIMEOUT = 10.0  # real seconds a canary step waits for its minimum number of requests
+SAMPLE_TIMEOUT = 60.0  # seconds of network time a canary step waits for its minimum number of requests
 
 
 def _count(value: int | str, replicas: int, *, round_up: bool, what: str) -> int:
@@ -83,6 +84,69 @@ class RolloutResult:
     ended_at: float = 0.0
 
 
+class _Rollout:
+    """One rollout under way: the platform, the app, the new code, and one row per step of what happened.
+
+    It drives the platform only through its public interface
+    (:meth:`Platform.add_pod`, :meth:`Platform.remove_pod`,
+    :meth:`Platform.run_kubelet`, :meth:`App.promote`, :attr:`App.endpoints`).
+    """
+
+    def __init__(self, platform: Platform, app: App, spec: Any, version: str, step: float) -> None:
+        self.platform, self.app, self.spec, self.version, self.step = platform, app, spec, version, step
+        self.old = app.version
+        self.rows: list[dict] = []
+
+    def row(self, note: str, **extra: Any) -> None:
+        """Record the old and new instances (and how many are ready) now, with ``note``."""
+        p, live = self.platform, self.app.live_pods()
+        self.rows.append({
+            "time": p.network.now(), "clock": p.clock.now(),
+            "old": sum(x.version == self.old for x in live), "new": sum(x.version == self.version for x in live),
+            "old_ready": sum(x.version == self.old and p.is_ready(x) for x in live),
+            "new_ready": sum(x.version == self.version and p.is_ready(x) for x in live), "note": note, **extra})
+
+    def pods(self, version: str) -> list[Pod]:
+        """The app's live instances of ``version``."""
+        return [p for p in self.app.live_pods() if p.version == version]
+
+    async def add(self, count: int) -> list[Pod]:
+        """Start ``count`` instances of the new version."""
+        return [await self.platform.add_pod(self.app, self.version, self.spec) for _ in range(count)]
+
+    async def remove(self, pods: list[Pod], *, drain: bool = True, wait: bool = False) -> None:
+        """Delete ``pods`` (gracefully unless ``drain=False``); with ``wait``, until they are gone."""
+        tasks = [await self.platform.remove_pod(self.app, pod, drain=drain) for pod in list(pods)]
+        if wait and tasks:
+            await asyncio.gather(*tasks)
+
+    async def settle(self) -> None:
+        """Let one step of the platform's time pass and the kubelet run (new instances become ready)."""
+        await self.platform.clock.sleep(self.step)
+        await self.platform.run_kubelet(self.app)
+        await asyncio.sleep(0)
+
+    async def until_ready(self, pods: list[Pod], tries: int = 20) -> bool:
+        """Settle until every one of ``pods`` is ready (True), or ``tries`` steps have passed (False)."""
+        for _ in range(tries):
+            if all(self.platform.is_ready(p) for p in pods):
+                return True
+            await self.settle()
+        return False
+
+    async def abandon(self, pods: list[Pod], note: str, **extra: Any) -> None:
+        """All traffic back to the old version at once, ``pods`` removed, the weights cleared."""
+        endpoints = self.app.endpoints
+        endpoints.weights = {self.old: 1.0}
+        self.row(note, **extra)
+        await self.remove(pods, wait=True)     # the weights hold until the canary's endpoints are gone
+        endpoints.weights = None
+
+    def promote(self) -> None:
+        """The new version becomes the stable one (what the replica controller creates from now on)."""
+        self.app.promote(self.version, self.spec)
+
+
 class _Strategy:
     name = "strategy"
 
@@ -91,33 +155,20 @@ class _Strategy:
 
     async def run(self, platform: Platform, app_name: str, new_app: Any, version: str) -> RolloutResult:
         app = platform.app(app_name)
-        old_version = app.version
-        rows: list[dict] = []
         t0 = platform.network.now()
-        spec = platform._spec(new_app)
+        rollout = _Rollout(platform, app, platform.pod_spec(new_app), version, self.step)
         app.rolling_out = True
         try:
-            completed, rolled_back = await self._run(platform, app, spec, version, rows)
+            completed, rolled_back = await self._run(rollout)
         finally:
             app.rolling_out = False
-        return RolloutResult(self.name, app_name, old_version, version, completed, rolled_back,
-                             pd.DataFrame(rows), t0, platform.network.now())
+        await platform.terminated()          # the old instances are gone too
+        rollout.row("old instances terminated")
+        return RolloutResult(self.name, app_name, rollout.old, version, completed, rolled_back,
+                             pd.DataFrame(rollout.rows), t0, platform.network.now())
 
-    def _row(self, platform: Platform, app: App, rows: list, old: str, new: str, note: str, **extra) -> None:
-        live = app.live_pods()
-        rows.append({
-            "time": platform.network.now(), "clock": platform.clock.now(),
-            "old": sum(p.version == old for p in live), "new": sum(p.version == new for p in live),
-            "old_ready": sum(p.version == old and platform.is_ready(p) for p in live),
-            "new_ready": sum(p.version == new and platform.is_ready(p) for p in live), "note": note, **extra})
-
-    async def _settle(self, platform: Platform, app: App, version: str) -> None:
-        # Let time pass and the probes run until new instances are ready.
-        await platform.clock.sleep(self.step)
-        await platform._kubelet(app)
-        await asyncio.sleep(0)
-
-    async def _run(self, platform, app, spec, version, rows) -> tuple[bool, bool]:  # pragma: no cover
+    async def _run(self, r: _Rollout) -> tuple[bool, bool]:  # pragma: no cover
+        """Move ``r.app`` to ``r.version``; ``(completed, rolled_back)``."""
         raise NotImplementedError
 
 
@@ -131,54 +182,49 @@ class RollingUpdate(_Strategy):
         self.max_surge = max_surge
         self.max_unavailable = max_unavailable
 
-    async def _run(self, platform, app, spec, version, rows):
-        old = app.version
+    async def _run(self, r):
+        app, platform = r.app, r.platform
         replicas = app.desired
         surge, unavailable = surge_and_unavailable(replicas, self.max_surge, self.max_unavailable)
-        app.version, app.spec = version, spec
-        self._row(platform, app, rows, old, version, f"start: surge {surge}, unavailable {unavailable}")
+        r.promote()
+        r.row(f"start: surge {surge}, unavailable {unavailable}")
         for _ in range(10 * replicas + 10):
             live = app.live_pods()
-            olds = [p for p in live if p.version != version]
-            news = [p for p in live if p.version == version]
+            olds = [p for p in live if p.version != r.version]
+            news = [p for p in live if p.version == r.version]
             if not olds and len(news) >= replicas and all(platform.is_ready(p) for p in news):
-                self._row(platform, app, rows, old, version, "complete")
+                r.row("complete")
                 return True, False
             # Scale the new ReplicaSet up within the surge.
-            room = replicas + surge - len(live)
-            for _ in range(max(0, min(room, replicas - len(news)))):
-                await platform._create_pod(app, version, spec)
+            await r.add(max(0, min(replicas + surge - len(live), replicas - len(news))))
             # Scale the old one down while enough instances stay available.
-            available = len([p for p in app.live_pods() if platform.is_ready(p)])
-            removable = available - (replicas - unavailable)
-            for pod in sorted(olds, key=lambda p: platform.is_ready(p))[: max(0, removable)]:
-                await platform._delete_pod(app, pod)
-            self._row(platform, app, rows, old, version, "step")
-            await self._settle(platform, app, version)
-        self._row(platform, app, rows, old, version, "did not converge")
+            removable = len(app.ready_pods()) - (replicas - unavailable)
+            await r.remove(sorted(olds, key=platform.is_ready)[: max(0, removable)])
+            r.row("step")
+            await r.settle()
+        r.row("did not converge")
         return False, False
 
 
 class Recreate(_Strategy):
-    """Stop every old instance, then start the new ones: simple, with an outage in between."""
+    """Terminate every old instance, then start the new ones: simple, with an outage in between.
+
+    As in Kubernetes, the new instances are created only once the old ones
+    are gone; ``step`` seconds then pass before they run (a container is
+    scheduled and started; an in-process instance would start at once).
+    """
 
     name = "recreate"
 
-    async def _run(self, platform, app, spec, version, rows):
-        old = app.version
-        replicas = app.desired
-        for pod in list(app.live_pods()):
-            pod.deleting = True
-            await platform.network.remove_instance(pod.name)
-            app.pods.pop(pod.name, None)
-        self._row(platform, app, rows, old, version, "old stopped")
-        # Old containers terminate and new ones start: one step with no instance at all.
-        await platform.clock.sleep(self.step)
-        app.version, app.spec = version, spec
-        for _ in range(replicas):
-            await platform._create_pod(app, version, spec)
-        await self._settle(platform, app, version)
-        self._row(platform, app, rows, old, version, "complete")
+    async def _run(self, r):
+        replicas = r.app.desired
+        await r.remove(r.app.live_pods(), wait=True)
+        r.row("old terminated")
+        await r.platform.clock.sleep(self.step)          # no instance at all meanwhile
+        r.promote()
+        await r.add(replicas)
+        await r.settle()
+        r.row("complete")
         return True, False
 
 
@@ -187,30 +233,20 @@ class BlueGreen(_Strategy):
 
     name = "blue-green"
 
-    async def _run(self, platform, app, spec, version, rows):
-        old = app.version
-        replicas = app.desired
-        endpoints = app.service.balancer
-        endpoints.weights = {old: 1.0}                 # green gets nothing until the switch
-        greens = [await platform._create_pod(app, version, spec) for _ in range(replicas)]
-        self._row(platform, app, rows, old, version, "green started (preview)")
-        for _ in range(20):
-            if all(platform.is_ready(p) for p in greens):
-                break
-            await self._settle(platform, app, version)
-        else:
-            for pod in greens:
-                await platform._delete_pod(app, pod)
-            endpoints.weights = None
-            self._row(platform, app, rows, old, version, "green never ready: aborted")
+    async def _run(self, r):
+        endpoints = r.app.endpoints
+        endpoints.weights = {r.old: 1.0}                 # green gets nothing until the switch
+        greens = await r.add(r.app.desired)
+        r.row("green started (preview)")
+        if not await r.until_ready(greens):
+            await r.abandon(greens, "green never ready: aborted")
             return False, True
-        app.version, app.spec = version, spec
-        endpoints.weights = {version: 1.0}             # the switch
-        self._row(platform, app, rows, old, version, "switched")
-        for pod in [p for p in app.live_pods() if p.version == old]:
-            await platform._delete_pod(app, pod)
+        r.promote()
+        endpoints.weights = {r.version: 1.0}             # the switch
+        r.row("switched")
+        await r.remove(r.pods(r.old), wait=True)          # blue stays out of the draw until it is gone
         endpoints.weights = None
-        self._row(platform, app, rows, old, version, "blue removed")
+        r.row("blue removed")
         return True, False
 
 
@@ -245,40 +281,33 @@ class Canary(_Strategy):
     step: float = 1.0
     name: str = field(default="canary", init=False)
 
-    async def _run(self, platform, app, spec, version, rows):
-        old = app.version
-        endpoints = app.service.balancer
-        endpoints.weights = {old: 1.0}
-        canaries = [await platform._create_pod(app, version, spec) for _ in range(self.canary_instances)]
-        for _ in range(20):
-            if all(platform.is_ready(p) for p in canaries):
-                break
-            await self._settle(platform, app, version)
+    async def _run(self, r):
+        app, platform = r.app, r.platform
+        endpoints = app.endpoints
+        endpoints.weights = {r.old: 1.0}
+        canaries = await r.add(self.canary_instances)
+        await r.until_ready(canaries)
         for step in self.steps:
-            endpoints.weights = {old: 1 - step.weight, version: step.weight}
+            endpoints.weights = {r.old: 1 - step.weight, r.version: step.weight}
             since = platform.network.now()
             await platform.clock.sleep(step.pause)
-            await self._samples(platform, app, version, since)
-            verdict = self.analyse(platform, app, version, since)
-            self._row(platform, app, rows, old, version, f"weight {step.weight:g}", weight=step.weight, **verdict)
+            await self._samples(platform, app, r.version, since)
+            verdict = self.analyse(platform, app, r.version, since)
+            r.row(f"weight {step.weight:g}", weight=step.weight, **verdict)
             if not verdict["passed"]:
-                endpoints.weights = {old: 1.0}          # rollback: all traffic to stable at once
-                for pod in canaries:
-                    await platform._delete_pod(app, pod)
-                endpoints.weights = None
-                self._row(platform, app, rows, old, version, "rolled back", weight=0.0)
+                await r.abandon(canaries, "rolled back", weight=0.0)   # rollback: all traffic to stable at once
                 return False, True
         # Promote: the rest of the instances move with a rolling update.
         endpoints.weights = None
-        result = await RollingUpdate(step=self.step)._run(platform, app, spec, version, rows)
-        for pod in [p for p in app.live_pods() if p.version == version][app.desired:]:
-            await platform._delete_pod(app, pod)
+        result = await RollingUpdate(step=self.step)._run(r)
+        await r.remove(r.pods(r.version)[app.desired:])
         return result
 
     async def _samples(self, platform: Platform, app: App, version: str, since: float) -> None:
-        deadline = time.monotonic() + SAMPLE_TIMEOUT
-        while time.monotonic() < deadline and len(self._calls(platform, app, version, since)) < self.min_requests:
-            await asyncio.sleep(0.005)
+        net = platform.network
+        deadline = net.now() + SAMPLE_TIMEOUT
+        while net.now() < deadline and len(self._calls(platform, app, version, since)) < self.min_requests:
+            await asyncio.sleep(0.5)
 
     @staticmethod
     def _calls(platform: Platform, app: App, version: str, since: float) -> pd.DataFrame:

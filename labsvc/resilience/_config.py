@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
-from ._filters import ExceptionFilter, _check_filter, _matches
-from .timeout import _seconds
+from labsvc.resilience._filters import ExceptionFilter, _check_filter, _matches
+from labsvc.resilience.timeout import _seconds
 
 
 class SlidingWindowType(enum.StrEnum):
@@ -54,7 +54,7 @@ class CircuitBreakerConfig:
     >>> CircuitBreakerConfig(failure_rate_threshold=0)
     Traceback (most recent call last):
     ...
-    labsvc.errors.ConfigurationError: failure_rate_threshold=0 is out of range; use a percentage above 0 and at most 100, e.g. 50
+    labsvc.core.errors.ConfigurationError: failure_rate_threshold=0 is out of range; use a percentage above 0 and at most 100, e.g. 50
     """
 
     failure_rate_threshold: float = DEFAULT_FAILURE_RATE_THRESHOLD

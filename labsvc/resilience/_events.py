@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from ._states import State
+from labsvc.resilience._states import State
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.errors import ConfigurationError, LabsvcError
 
 
 class ResultRecordedAsFailure(LabsvcError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from labsvc.errors import LabsvcError
+from labsvc.core.errors import LabsvcError
 
 
 class State(enum.StrEnum):

@@ -12,9 +12,9 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from labsvc.clock import Clock
+from labsvc.core.clock import Clock
 
-from ._states import State
+from labsvc.resilience._states import State
 
 
 # --- sliding windows --------------------------------------------------------

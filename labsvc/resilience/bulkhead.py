@@ -16,15 +16,13 @@ rejected at once, which is resilience4j's default too).
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any
 
-from labsvc.clock import Clock, MonotonicClock
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError, LabsvcError
 
-from .timeout import CallTimeoutError, _seconds, timeout
+from labsvc.resilience._guard import Attempt, Guard
+from labsvc.resilience.timeout import CallTimeoutError, _seconds, timeout
 
 __all__ = ["Bulkhead", "BulkheadFull", "DEFAULT_MAX_CONCURRENT_CALLS", "DEFAULT_MAX_WAIT_DURATION"]
 
@@ -45,7 +43,7 @@ class BulkheadFull(LabsvcError, RuntimeError):
         )
 
 
-class Bulkhead:
+class Bulkhead(Guard):
     """A limit of ``max_concurrent_calls`` calls in flight, with an optional wait.
 
     Use ``async with bulkhead:``, :meth:`call` or :meth:`decorate`.
@@ -113,22 +111,10 @@ class Bulkhead:
     async def __aexit__(self, *exc_info: object) -> None:
         self.release()
 
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn(*args, **kwargs)`` (sync or async) inside a slot."""
+    async def _execute(self, attempt: Attempt) -> Any:
+        """Make the call inside a slot (:class:`BulkheadFull` when none frees in time)."""
         async with self:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-
-    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        """Wrap ``fn`` so each call goes through :meth:`call` (the wrapper is async)."""
-
-        @wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(fn, *args, **kwargs)
-
-        return wrapper
+            return await attempt()
 
     @property
     def available(self) -> int:

@@ -23,7 +23,7 @@ Allowed transitions are the explicit table :data:`ALLOWED_TRANSITIONS`
 :class:`IllegalStateTransition`. Every transition and every call outcome is
 an event; :attr:`CircuitBreaker.events` is a pandas DataFrame.
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> clock = FakeClock()
 >>> breaker = CircuitBreaker("catalog", clock=clock, sliding_window_size=5,
 ...                          minimum_number_of_calls=5, wait_duration_in_open_state="5s")
@@ -56,21 +56,22 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from labsvc.clock import Clock, MonotonicClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
 
 # The breaker's parts live in private modules; importing every name here
 # keeps ``from labsvc.resilience.circuit_breaker import X`` working as before.
-from ._config import (
+from labsvc.resilience._config import (
     _CONFIG_FIELDS, DEFAULT_FAILURE_RATE_THRESHOLD, DEFAULT_MAX_WAIT_DURATION_IN_HALF_OPEN_STATE,
     DEFAULT_MINIMUM_NUMBER_OF_CALLS, DEFAULT_PERMITTED_NUMBER_OF_CALLS_IN_HALF_OPEN_STATE, DEFAULT_SLIDING_WINDOW_SIZE,
     DEFAULT_SLIDING_WINDOW_TYPE, DEFAULT_SLOW_CALL_DURATION_THRESHOLD, DEFAULT_SLOW_CALL_RATE_THRESHOLD,
     DEFAULT_WAIT_DURATION_IN_OPEN_STATE, CircuitBreakerConfig, SlidingWindowType,
 )
-from ._events import CircuitBreakerEvent, _describe, _frame
-from ._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches, is_server_error  # noqa: F401
-from ._states import ALLOWED_TRANSITIONS, CallNotPermitted, IllegalStateTransition, State
-from ._windows import CircuitBreakerMetrics, _CountWindow, _rate, _TimeWindow
+from labsvc.resilience._events import CircuitBreakerEvent, _describe, _frame
+from labsvc.resilience._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches, is_server_error  # noqa: F401
+from labsvc.resilience._guard import Attempt, Guard
+from labsvc.resilience._states import ALLOWED_TRANSITIONS, CallNotPermitted, IllegalStateTransition, State
+from labsvc.resilience._windows import CircuitBreakerMetrics, _CountWindow, _rate, _TimeWindow
 
 __all__ = [
     "State", "SlidingWindowType", "ALLOWED_TRANSITIONS", "CircuitBreakerConfig", "CircuitBreaker",
@@ -85,7 +86,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class CircuitBreaker:
+class CircuitBreaker(Guard):
     """A circuit breaker guarding calls to one callee.
 
     ``CircuitBreaker(name, config, clock=...)``, or pass config fields as
@@ -333,19 +334,17 @@ class CircuitBreaker:
 
     # --- guarding calls ------------------------------------------------------
 
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn(*args, **kwargs)`` (sync or async) through the breaker.
+    async def _execute(self, attempt: Attempt) -> Any:
+        """Make the call through the breaker.
 
-        Raises :class:`CallNotPermitted` without calling ``fn`` when refused;
-        otherwise returns what ``fn`` returns and re-raises what it raises,
+        Raises :class:`CallNotPermitted` without making the call when refused;
+        otherwise returns what the call returns and re-raises what it raises,
         after recording the outcome and its duration.
         """
         self.acquire_permission()
         start = self.clock.now()
         try:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            result = await attempt()
         except Exception as exc:
             self.on_error(self.clock.now() - start, exc)
             raise
@@ -381,12 +380,7 @@ class CircuitBreaker:
         ...     return await client.post("http://payment.svc/charges", json={"amount": amount})
         """
         if inspect.iscoroutinefunction(fn):
-
-            @wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.call(fn, *args, **kwargs)
-
-            return async_wrapper
+            return super().decorate(fn)
 
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

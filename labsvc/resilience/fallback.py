@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pandas as pd
 
-from labsvc.clock import Clock, MonotonicClock
+from labsvc.core.clock import Clock, MonotonicClock
 
-from ._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches
-from ._states import CallNotPermitted
-from .bulkhead import BulkheadFull
+from labsvc.resilience._filters import ExceptionFilter, ResultRecordedAsFailure, _check_filter, _matches
+from labsvc.resilience._guard import Attempt, Guard
+from labsvc.resilience._states import CallNotPermitted
+from labsvc.resilience.bulkhead import BulkheadFull
 
 __all__ = ["Fallback", "DEFAULT_FALLBACK_ON"]
 
@@ -40,7 +40,7 @@ __all__ = ["Fallback", "DEFAULT_FALLBACK_ON"]
 DEFAULT_FALLBACK_ON: tuple[type[BaseException], ...] = (CallNotPermitted, BulkheadFull, TimeoutError, httpx.HTTPError)
 
 
-class Fallback:
+class Fallback(Guard):
     """Return ``fallback`` when a call fails with one of ``on``.
 
     ``fallback`` is either a value, returned as is, or a callable taking the
@@ -73,13 +73,11 @@ class Fallback:
         self.calls = self.fell_back = 0
         self._events: deque[tuple[float, bool, str | None]] = deque(maxlen=max_events)
 
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn(*args, **kwargs)`` (sync or async); fall back on the chosen failures."""
+    async def _execute(self, attempt: Attempt) -> Any:
+        """Make the call; fall back on the chosen failures."""
         self.calls += 1
         try:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            result = await attempt()
         except Exception as exc:
             if not _matches(self.on, exc):
                 raise
@@ -96,15 +94,6 @@ class Fallback:
             return self.fallback
         value = self.fallback(exc)
         return await value if inspect.isawaitable(value) else value
-
-    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        """Wrap ``fn`` so each call goes through :meth:`call` (the wrapper is async)."""
-
-        @wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(fn, *args, **kwargs)
-
-        return wrapper
 
     @property
     def events(self) -> pd.DataFrame:

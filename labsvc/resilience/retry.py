@@ -23,7 +23,7 @@ load on a callee that may be failing *because* it is overloaded. So:
 - retry at **one layer only**: three layers each making 3 attempts send
   3**3 = 27 calls to the bottom for one at the top.
 
->>> from labsvc.clock import FakeClock
+>>> from labsvc.core.clock import FakeClock
 >>> clock = FakeClock()
 >>> retry = Retry(max_attempts=3, base=0.1, jitter="none", clock=clock)
 >>> async def flaky(results=iter([OSError("reset"), OSError("reset"), "ok"])):
@@ -41,23 +41,22 @@ load on a callee that may be failing *because* it is overloaded. So:
 from __future__ import annotations
 
 import enum
-import inspect
 import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from functools import wraps
 from typing import Any
 
 import pandas as pd
 
-from labsvc.clock import Clock, MonotonicClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.clock import Clock, MonotonicClock
+from labsvc.core.errors import ConfigurationError
 
-from ._filters import ExceptionFilter, _check_filter, _matches
-from .timeout import _seconds
+from labsvc.resilience._filters import ExceptionFilter, _check_filter, _matches
+from labsvc.resilience._guard import Attempt, Guard
+from labsvc.resilience.timeout import _seconds
 
 __all__ = [
     "Jitter",
@@ -257,7 +256,7 @@ _ATTEMPT_COLUMNS = ["call", "attempt", "start", "duration", "outcome", "error", 
 _CALL_COLUMNS = ["call", "start", "duration", "attempts", "retries", "outcome", "decision", "total_delay"]
 
 
-class Retry:
+class Retry(Guard):
     """Runs calls under a :class:`RetryPolicy`, sleeping on ``clock``, and records them.
 
     ``Retry(policy)`` or policy fields as keywords; ``budget=RetryBudget(...)``
@@ -300,13 +299,13 @@ class Retry:
             ["calls", "attempts", "retries", "successes", "failures", "not_retryable",
              "attempts_exhausted", "budget_exhausted"], 0)
 
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn(*args, **kwargs)`` (sync or async), retrying per the policy.
+    async def _execute(self, attempt_call: Attempt) -> Any:
+        """Make the call, retrying per the policy.
 
         Returns the first result not to retry (or the last one when retries
         run out); raises the last exception when it is not retryable or
         retries run out. ``fn`` is called afresh for every attempt, so pass
-        the function and its arguments, not an already-made coroutine.
+        :meth:`call` the function and its arguments, not an already-made coroutine.
         """
         policy, call_id, started = self.policy, next(self._ids), self.clock.now()
         self._counts["calls"] += 1
@@ -317,9 +316,7 @@ class Retry:
             self._counts["attempts"] += 1
             start, error, result = self.clock.now(), None, None
             try:
-                result = fn(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
+                result = await attempt_call()
             except Exception as exc:
                 error = exc
             duration = self.clock.now() - start
@@ -358,15 +355,6 @@ class Retry:
             self._counts[decision] += 1
         self._calls.append([call_id, started, self.clock.now() - started, attempts, attempts - 1,
                             "success" if ok else "failure", decision, slept])
-
-    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        """Wrap ``fn`` so each call goes through :meth:`call` (the wrapper is async)."""
-
-        @wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(fn, *args, **kwargs)
-
-        return wrapper
 
     @property
     def attempts(self) -> pd.DataFrame:

@@ -15,7 +15,7 @@ gave up after 0.01 s
 
 With the real clock (the default) the limit is enforced by
 :func:`asyncio.timeout`. With any other clock, for example
-:class:`~labsvc.clock.FakeClock` in tests, the limit is measured on that
+:class:`~labsvc.core.clock.FakeClock` in tests, the limit is measured on that
 clock: the call fails when the clock passes the deadline while the call is
 waiting (a test moves the clock with ``clock.advance``), or when the call
 returns after the deadline (for example because it awaited ``clock.sleep``).
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from functools import wraps
 from typing import Any, TypeVar
 
-from labsvc.clock import Clock, MonotonicClock, parse_duration
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.clock import Clock, MonotonicClock, parse_duration
+from labsvc.core.errors import ConfigurationError, LabsvcError
+
+from labsvc.resilience._guard import Attempt, Guard
 
 __all__ = ["CallTimeoutError", "timeout", "with_timeout", "Timeout"]
 
@@ -129,8 +130,13 @@ async def with_timeout(awaitable: Awaitable[T], seconds: float | str, *, clock: 
         return await awaitable
 
 
-class Timeout:
-    """A reusable time limit with counters, composable like the other patterns.
+class Timeout(Guard):
+    """A reusable time limit with counters, a :class:`~labsvc.resilience.Guard` like the other patterns.
+
+    resilience4j calls it a TimeLimiter. ``await limit.call(fn, *args)``
+    raises :class:`CallTimeoutError` when the call takes longer than
+    ``seconds``; in a :func:`~labsvc.resilience.stack` it limits each call
+    that reaches it (inside a retry: each attempt).
 
     >>> limit = Timeout("200ms")
     >>> async def main(client):
@@ -145,27 +151,15 @@ class Timeout:
         self.calls = 0
         self.timeouts = 0
 
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn(*args, **kwargs)`` (sync or async) within the limit."""
+    async def _execute(self, attempt: Attempt) -> Any:
+        """Make the call within the limit; raise :class:`CallTimeoutError` past it."""
         self.calls += 1
         try:
             async with timeout(self.seconds, clock=self.clock):
-                result = fn(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
+                return await attempt()
         except CallTimeoutError:
             self.timeouts += 1
             raise
-
-    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        """Wrap ``fn`` so every call goes through :meth:`call` (the wrapper is async)."""
-
-        @wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(fn, *args, **kwargs)
-
-        return wrapper
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds:g}s, calls={self.calls}, timeouts={self.timeouts})"

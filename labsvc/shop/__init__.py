@@ -14,12 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..clock import parse_duration
-from ..errors import ConfigurationError
-from ..load import LoadRun, by_label, open_loop
-from ..network import Network
-from .modules import PRODUCTS, WARMUP
-from .services import MICROSERVICES, monolith_app, payment_app
+from labsvc.core.clock import parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.load import LoadRun, by_label, open_loop
+from labsvc.core.network import Network
+from labsvc.shop.modules import PRODUCTS, WARMUP
+from labsvc.shop.services import MICROSERVICES, monolith_app, payment_app
+from labsvc.core.simtime import experiment, follows_network
 
 __all__ = [
     "DESIGNS", "FEATURES", "MODULES", "build_shop", "edge_url", "host_of", "feature_load",
@@ -91,6 +92,7 @@ async def _send_feature(client, base: str, feature: str, i: int):
     return await client.get(f"{base}/orders/{1 + i % 20}/delivery")
 
 
+@follows_network
 async def feature_load(net: Network, design: str, *, rate: float = 100, duration: Any = "3s",
                        seed: int = 0, timeout: float = 1.0, progress: bool | None = None) -> LoadRun:
     """Open-loop traffic mixing the four features; the ``label`` column names each request's feature."""
@@ -139,6 +141,7 @@ async def _experiment(design: str, action, *, at: Any, rate: float, duration: An
     return ExperimentResult(design, availability_by_feature(run.df, design), run.df.assign(design=design), calls, outcome)
 
 
+@experiment
 async def module_crash_experiment(design: str, module: str = "reviews", *, at: Any = "1s", restart_after: Any = "1s",
                                   rate: float = 100, duration: Any = "3s", seed: int = 0) -> ExperimentResult:
     """Crash the process hosting ``module`` at ``at``; a platform restarts it ``restart_after`` later."""
@@ -150,6 +153,7 @@ async def module_crash_experiment(design: str, module: str = "reviews", *, at: A
     return await _experiment(design, crash, at=at, rate=rate, duration=duration, seed=seed)
 
 
+@experiment
 async def redeploy_experiment(design: str, module: str = "reviews", *, at: Any = "1s", rate: float = 100,
                               duration: Any = "3s", seed: int = 0) -> ExperimentResult:
     """Ship a new version of ``module``: restart what hosts it, under load (``outcome`` is the restart report)."""

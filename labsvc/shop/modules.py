@@ -18,8 +18,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..logs import get_logger
-from ..problems import Problem
+from labsvc.core.logs import get_logger
+from labsvc.core.problems import Problem
 
 __all__ = [
     "PRODUCTS", "WARMUP", "CatalogModule", "InventoryModule", "ReviewsModule", "OrdersModule",

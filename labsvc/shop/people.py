@@ -43,12 +43,13 @@ import httpx
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from ..errors import ConfigurationError
-from ..load import LoadRun, by_label, open_loop
-from ..network import Network
-from ..problems import Problem, problem_type
-from ..security import TokenIssuer, TokenRejected
-from ..service import Request, create_service, http
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.load import LoadRun, by_label, open_loop
+from labsvc.core.network import Network
+from labsvc.core.problems import Problem, problem_type
+from labsvc.auth.jwt_tokens import TokenIssuer, TokenRejected
+from labsvc.core.service import Request, create_service, http
+from labsvc.core.simtime import experiment, follows_network
 
 __all__ = [
     "DESIGNS",
@@ -99,6 +100,11 @@ def directory(n: int = 40, seed: int = 0) -> list[dict]:
              "department": rng.choice(_DEPARTMENTS), "role": rng.choice(_ROLES)} for i in range(n)]
 
 
+def _check_design(value: str, name: str = "design") -> None:
+    if value not in DESIGNS:
+        raise ConfigurationError(f"{name}={value!r} is not known; use one of {DESIGNS}")
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -143,7 +149,7 @@ class Credentials(BaseModel):
     password: str
 
 
-# Tokens are real JWTs (PyJWT through labsvc.security), HS256 with a shared
+# Tokens are real JWTs (PyJWT through labsvc.auth.jwt_tokens), HS256 with a shared
 # secret: the auth service issues them and verifies them for the others.
 _ISSUER = TokenIssuer("HS256", secret=_KEY, issuer="labsvc-auth", audience="labsvc-people", ttl=_TOKEN_TTL)
 _VERIFIER = _ISSUER.verifier()
@@ -206,8 +212,7 @@ async def _who(request: Request) -> dict:
 def employee_app(search: str = "service", seed: int = 0, service_time: float = SEARCH_SERVICE_TIME):
     """The employee service. With ``search="embedded"`` it also answers ``GET /employees/search``;
     with ``search="service"`` it feeds new employees to the search service instead."""
-    if search not in DESIGNS:
-        raise ConfigurationError(f"search={search!r} is not known; use one of {DESIGNS}")
+    _check_design(search, "search")
     app = create_service("employee", description=f"Employees and roles (search: {search}).")
     staff = {e["id"]: e for e in directory(seed=seed)}
     busy = _Busy(service_time)
@@ -294,8 +299,7 @@ def build_people(design: str, *, search_instances: int = 1, seed: int = 0, name:
     The search index starts with the employee directory, as if the employee
     service had fed it already; ``search_instances`` instances share it.
     """
-    if design not in DESIGNS:
-        raise ConfigurationError(f"design={design!r} is not known; use one of {DESIGNS}")
+    _check_design(design)
     if design == "embedded" and search_instances != 1:
         raise ConfigurationError("with search embedded there is no search service to scale; "
                                  "use design='service' to scale search on its own")
@@ -320,9 +324,10 @@ async def login(client, username: str = "hana") -> dict[str, str]:
     return {"authorization": f"Bearer {r.json()['token']}"}
 
 
+@follows_network
 async def index_products(net: Network, caller: str = "catalog") -> int:
     """The catalog team reuses the search service for products: publish the ten products there."""
-    from .modules import PRODUCTS
+    from labsvc.shop.modules import PRODUCTS
 
     client = net.client(caller)
     for p in PRODUCTS:
@@ -338,12 +343,12 @@ def _feature(i: int, seed: int, mix: dict[str, float]) -> str:
     return random.Random(f"{seed}/people/{i}").choices(names, weights=[mix[n] for n in names])[0]
 
 
+@follows_network
 async def people_load(net: Network, design: str, *, rate: float = 100, requests: int | None = 100,
                       duration: Any = None, seed: int = 0, mix: dict[str, float] | None = None,
                       timeout: float = 2.0) -> LoadRun:
     """Open-loop traffic mixing the features (default :data:`FEATURES`); ``label`` names each request's feature."""
-    if design not in DESIGNS:
-        raise ConfigurationError(f"design={design!r} is not known; use one of {DESIGNS}")
+    _check_design(design)
     mix = dict(mix or FEATURES)
     unknown = set(mix) - set(FEATURES)
     if unknown:
@@ -384,11 +389,12 @@ class OutageRun:
     pending_index: list[int] = field(default_factory=list)
 
 
+@experiment
 async def search_outage_experiment(design: str, *, at: Any = "0.3s", rate: float = 100, requests: int = 100,
                                    seed: int = 0) -> OutageRun:
     """Crash what hosts search (the search service, or the employee service when search is embedded)
     ``at`` into the run and keep it down; measure every feature's availability."""
-    from ..clock import parse_duration
+    from labsvc.core.clock import parse_duration
 
     net = build_people(design, seed=seed, name=f"people-outage-{design}")
     host = "search" if design == "service" else "employee"
@@ -405,6 +411,7 @@ async def search_outage_experiment(design: str, *, at: Any = "0.3s", rate: float
     return OutageRun(design, availability_by_feature(run.df, design), calls, pending)
 
 
+@experiment
 async def search_scaling_experiment(instances: Any = (1, 2, 3), *, rate: float = 300, requests: int = 200,
                                     seed: int = 0, service_time: float = SEARCH_SERVICE_TIME) -> pd.DataFrame:
     """Search-only traffic at ``rate`` against 1, 2, 3... search instances (design ``"service"``).

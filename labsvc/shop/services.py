@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
-from ..client import Client
-from ..logs import get_logger
-from ..problems import Problem
-from ..service import Request, create_service, http
-from .modules import (
+from labsvc.core.client import Client
+from labsvc.core.logs import get_logger
+from labsvc.core.problems import Problem
+from labsvc.core.service import Request, create_service, http
+from labsvc.shop.modules import (
     WARMUP, CatalogModule, DeliveryModule, InventoryModule, OrderDeps, OrdersModule, ReviewsModule,
 )
 
@@ -78,9 +78,15 @@ async def _call(client: Client, method: str, url: str, json: Any = None) -> Any:
 
 
 # ----------------------------------------------------------------- remote adapters
-class RemoteCatalog:
+class _Remote:
+    """An adapter with a module's methods that calls its service over HTTP as ``client``'s caller."""
+
     def __init__(self, client: Client) -> None:
         self.client = client
+
+
+class RemoteCatalog(_Remote):
+    """The catalog module, reached over HTTP."""
 
     async def list(self) -> list[dict]:
         return await _call(self.client, "GET", "http://catalog.svc/products")
@@ -89,9 +95,8 @@ class RemoteCatalog:
         return await _call(self.client, "GET", f"http://catalog.svc/products/{product_id}")
 
 
-class RemoteInventory:
-    def __init__(self, client: Client) -> None:
-        self.client = client
+class RemoteInventory(_Remote):
+    """The inventory module, reached over HTTP."""
 
     async def available(self, product_id: int) -> int:
         return (await _call(self.client, "GET", f"http://inventory.svc/stock/{product_id}"))["available"]
@@ -101,17 +106,15 @@ class RemoteInventory:
         return await _call(self.client, "POST", "http://inventory.svc/reservations", json=body)
 
 
-class RemoteReviews:
-    def __init__(self, client: Client) -> None:
-        self.client = client
+class RemoteReviews(_Remote):
+    """The reviews module, reached over HTTP."""
 
     async def for_product(self, product_id: int) -> list[dict]:
         return await _call(self.client, "GET", f"http://reviews.svc/reviews/{product_id}")
 
 
-class RemoteDelivery:
-    def __init__(self, client: Client) -> None:
-        self.client = client
+class RemoteDelivery(_Remote):
+    """The delivery module, reached over HTTP."""
 
     async def schedule(self, order_id: int) -> dict:
         return await _call(self.client, "POST", "http://delivery.svc/deliveries", json={"order_id": order_id})
@@ -120,11 +123,8 @@ class RemoteDelivery:
         return await _call(self.client, "GET", f"http://delivery.svc/deliveries/{order_id}")
 
 
-class RemotePayments:
+class RemotePayments(_Remote):
     """The external payment provider, reached over the network in both designs."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     async def charge(self, order_id: int, amount: float) -> dict:
         return await _call(self.client, "POST", "http://payment.svc/charges", json={"order_id": order_id, "amount": amount})

@@ -17,7 +17,8 @@ from labsvc.api import (
     dto_exposure,
     settings_table,
 )
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 URL = "http://catalog.svc"
 INTERNAL = {"id", "cost_price", "supplier_code", "created_at"}
@@ -30,7 +31,7 @@ def test_responses_carry_the_public_sku_and_sale_price_and_nothing_internal(serv
             return (await c.get(f"{URL}/products/BEA-001"), await c.get(f"{URL}/products"),
                     await c.post(f"{URL}/products", json={"sku": "NEW-001", "name": "kettle", "price": 45}))
 
-    one, page, created = asyncio.run(scenario())
+    one, page, created = simtime.run(scenario())
     assert one.json() == {"sku": "BEA-001", "name": "espresso beans", "price": 14.0, "currency": "EUR"}
     assert page.json()["total"] == len(DEMO_PRODUCTS)
     for body in [one.json(), created.json(), *page.json()["items"]]:
@@ -63,7 +64,7 @@ def test_invalid_input_is_a_422_problem_naming_the_field(serve, method, path, bo
         async with serve(catalog_backend) as net:
             return await net.client("web").request(method, URL + path, json=body)
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM_JSON
     assert field in [e["field"] for e in r.json()["errors"]] and r.json()["status"] == 422
 
@@ -74,7 +75,7 @@ def test_an_unknown_product_is_a_404_problem(serve, method, body):
         async with serve(catalog_backend) as net:
             return await net.client("web").request(method, f"{URL}/products/ZZZ-999", json=body)
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM_JSON
     assert r.json() == {"type": "urn:labsvc:problem:unknown-product", "title": "Unknown product", "status": 404,
                         "detail": "there is no product with SKU ZZZ-999", "instance": "/products/ZZZ-999"}
@@ -91,7 +92,7 @@ def test_create_change_delete_and_duplicate(serve):
                    await c.delete(f"{URL}/products/NEW-001"), await c.get(f"{URL}/products/NEW-001")]
             return out
 
-    created, duplicate, changed, cheap, deleted, gone = asyncio.run(scenario())
+    created, duplicate, changed, cheap, deleted, gone = simtime.run(scenario())
     assert created.status_code == 201
     assert duplicate.status_code == 409 and duplicate.json()["title"] == "Product exists"
     assert changed.json()["price"] == 40
@@ -107,7 +108,7 @@ def test_each_instance_owns_its_database(serve):
             await c.post("http://catalog-1.svc/products", json={"sku": "ONE-001", "name": "only on 1", "price": 1})
             return (await c.get("http://catalog-1.svc/products/ONE-001"), await c.get("http://catalog-2.svc/products/ONE-001"))
 
-    on_one, on_two = asyncio.run(scenario())
+    on_one, on_two = simtime.run(scenario())
     assert on_one.status_code == 200 and on_two.status_code == 404
 
 
@@ -121,7 +122,7 @@ def test_even_one_app_object_run_twice_gets_two_databases(serve):
                 return (await a.client("web").get(f"{URL}/products/BEA-001"),
                         await b.client("web").get("http://other.svc/products/BEA-001"))
 
-    in_a, in_b = asyncio.run(scenario())
+    in_a, in_b = simtime.run(scenario())
     assert in_a.status_code == 404 and in_b.status_code == 200
 
 
@@ -136,7 +137,7 @@ def test_file_database_is_created_at_start_and_removed_at_shutdown(serve, tmp_pa
             seen["existed"] = seen["path"].is_file()
             seen["products"] = (await net.client("web").get(f"{URL}/products")).json()["total"]
 
-    asyncio.run(scenario())
+    simtime.run(scenario())
     assert seen["existed"] and seen["products"] == len(DEMO_PRODUCTS)
     assert not seen["path"].exists() and not seen["path"].parent.exists()
 
@@ -150,7 +151,7 @@ def test_any_sqlalchemy_url_works_the_same(serve, tmp_path):
         async with serve(lambda: catalog_backend(CatalogSettings(database=url))) as net:  # a restart keeps the data
             return await net.client("web").get(f"{URL}/products")
 
-    page = asyncio.run(scenario()).json()
+    page = simtime.run(scenario()).json()
     assert page["total"] == len(DEMO_PRODUCTS) - 1 and (tmp_path / "catalog.db").is_file()
 
 
@@ -178,7 +179,7 @@ def test_without_demo_data_the_catalog_starts_empty(serve):
         async with serve(lambda: catalog_backend(CatalogSettings(demo_data=False))) as net:
             return await net.client("web").get(f"{URL}/products")
 
-    assert asyncio.run(scenario()).json() == {"items": [], "total": 0}
+    assert simtime.run(scenario()).json() == {"items": [], "total": 0}
 
 
 def test_a_root_path_setting_prefixes_the_docs(serve):
@@ -187,7 +188,7 @@ def test_a_root_path_setting_prefixes_the_docs(serve):
             c = net.client("browser")
             return await c.get(f"{URL}/docs"), await c.get(f"{URL}/products/BEA-001")
 
-    docs, product = asyncio.run(scenario())
+    docs, product = simtime.run(scenario())
     assert "url: '/proxy/8123/openapi.json'" in docs.text and product.status_code == 200
 
 
@@ -196,7 +197,7 @@ def test_plain_errors_deviation_answers_fastapi_defaults(serve):
         async with serve(deviating_backend_app("plain-errors")) as net:
             return await net.client("web").get(f"{URL}/products/ZZZ-999")
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 404 and r.headers["content-type"] == "application/json"
     assert r.json() == {"detail": "there is no product with SKU ZZZ-999"}
 

@@ -15,10 +15,11 @@ from labsvc.api import (
     operations,
 )
 from labsvc.api._contract_test import REPORT_COLUMNS, invalid_value, missing_value
+from labsvc.core import simtime
 
 
 def test_the_real_backend_passes_every_check(contract):
-    report = asyncio.run(contract_test(contract, catalog_backend))
+    report = simtime.run(contract_test(contract, catalog_backend))
     assert list(report.columns) == REPORT_COLUMNS
     assert failures(report).empty, failures(report).to_dict("records")
     assert set(report["operation"]) >= {op.key for op in operations(contract)}
@@ -40,7 +41,7 @@ def test_the_contract_test_can_run_twice_on_one_running_service(contract):
             second = await contract_test(contract, "http://catalog.svc", net=net)
             return first, second, net.calls
 
-    first, second, calls = asyncio.run(scenario())
+    first, second, calls = simtime.run(scenario())
     assert first["ok"].all() and second["ok"].all()
     assert set(calls["caller"]) == {"contract-test"}
 
@@ -53,7 +54,7 @@ def test_the_contract_test_can_run_twice_on_one_running_service(contract):
     ("plain-errors", "content type", "unknown sku ZZZ-999", "application/json"),
 ])
 def test_each_deviation_fails_and_is_named(contract, deviation, check, case, actual):
-    report = asyncio.run(contract_test(contract, deviating_backend_app(deviation)))
+    report = simtime.run(contract_test(contract, deviating_backend_app(deviation)))
     bad = failures(report)
     assert not bad.empty
     hit = bad[(bad["check"] == check) & (bad["case"] == case)]
@@ -61,20 +62,20 @@ def test_each_deviation_fails_and_is_named(contract, deviation, check, case, act
 
 
 def test_renamed_field_fails_exactly_where_products_are_returned(contract):
-    bad = failures(asyncio.run(contract_test(contract, deviating_backend_app("renamed-field"))))
+    bad = failures(simtime.run(contract_test(contract, deviating_backend_app("renamed-field"))))
     assert set(bad["operation"]) == {"POST /products", "GET /products", "GET /products/{sku}", "PATCH /products/{sku}"}
     assert set(bad["check"]) == {"required fields", "undocumented fields"}
     assert "missing body.items[].price" in set(bad["actual"])
 
 
 def test_wrong_status_is_the_only_deviation_of_that_backend(contract):
-    bad = failures(asyncio.run(contract_test(contract, deviating_backend_app("wrong-status"))))
+    bad = failures(simtime.run(contract_test(contract, deviating_backend_app("wrong-status"))))
     assert bad[["operation", "check", "expected", "actual"]].to_dict("records") == [
         {"operation": "POST /products", "check": "status", "expected": "201", "actual": "200"}]
 
 
 def test_summary_counts_deviations_per_operation(contract):
-    report = asyncio.run(contract_test(contract, deviating_backend_app("wrong-status")))
+    report = simtime.run(contract_test(contract, deviating_backend_app("wrong-status")))
     summary = contract_summary(report).set_index("operation")
     assert summary.loc["POST /products", "failed"] == 1
     assert "example request: status (200)" in summary.loc["POST /products", "deviations"]
@@ -83,7 +84,7 @@ def test_summary_counts_deviations_per_operation(contract):
 
 def test_every_deviation_is_caught(contract):
     for deviation in DEVIATIONS:
-        report = asyncio.run(contract_test(contract, deviating_backend_app(deviation)))
+        report = simtime.run(contract_test(contract, deviating_backend_app(deviation)))
         assert not report["ok"].all(), deviation
 
 
@@ -95,7 +96,7 @@ def test_an_unreachable_target_is_reported_not_raised(contract):
             net.fault("catalog", down=True)
             return await contract_test(contract, "http://catalog.svc", net=net)
 
-    report = asyncio.run(scenario())
+    report = simtime.run(scenario())
     assert not report["ok"].any() and set(report["check"]) == {"answered"}
 
 
@@ -116,5 +117,5 @@ def test_the_contract_test_runs_over_real_http_in_process_mode(contract):
             direct = await contract_test(contract, f"http://127.0.0.1:{port}")
             return over_network, direct
 
-    over_network, direct = asyncio.run(scenario())
+    over_network, direct = simtime.run(scenario())
     assert over_network["ok"].all() and direct["ok"].all()

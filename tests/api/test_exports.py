@@ -16,18 +16,11 @@ EXPECTED = [
     "proxy_root_path", "render_contract", "rest_maturity", "run_sync", "schemas_table", "settings_table",
     "start_without_config", "swagger_url", "validate_contract",
 ]
-CONSTANTS = {"CONTRACTS_DIR", "DEMO_PRODUCTS", "DEVIATIONS", "EXAMPLE_APIS", "LEVELS", "SKU_PATTERN"}
 
 
 def test_exported_names_are_the_documented_ones():
+    # that each resolves and has a docstring: tests/platform/test_exported_names.py
     assert sorted(labsvc.api.__all__) == sorted(EXPECTED)
-
-
-def test_every_exported_name_resolves_and_has_a_docstring():
-    for name in labsvc.api.__all__:
-        value = getattr(labsvc.api, name)
-        if name not in CONSTANTS:
-            assert value.__doc__, f"labsvc.api.{name} has no docstring"
 
 
 def test_serving_the_backend_does_not_import_the_heavy_parts():

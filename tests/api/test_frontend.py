@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from labsvc.api import Storefront, catalog_backend, deviating_backend_app, frontend_test, mock_app
+from labsvc.core import simtime
 
 URL = "http://catalog.svc"
 
@@ -14,7 +15,7 @@ def run_frontend(app, serve, times=1):
         async with serve(app) as net:
             return [await frontend_test(net.client("storefront"), URL) for _ in range(times)]
 
-    return asyncio.run(scenario())
+    return simtime.run(scenario())
 
 
 def test_the_front_end_passes_against_the_mock_before_any_backend_exists(contract, serve):

@@ -14,7 +14,7 @@ from labsvc.api import (
     plot_maturity,
     rest_maturity,
 )
-from labsvc.service import create_service
+from labsvc.core.service import create_service
 
 
 @pytest.mark.parametrize("factory, level", [(level0_app, 0), (level1_app, 1), (level2_app, 2), (level3_app, 3)])

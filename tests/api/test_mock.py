@@ -6,7 +6,8 @@ import copy
 import pytest
 
 from labsvc.api import ContractError, contract_test, failures, mock_app
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 URL = "http://catalog.svc"
 
@@ -19,7 +20,7 @@ def test_mock_serves_the_documented_examples(contract, serve):
                     await c.post(f"{URL}/products", json={"sku": "ABC-123", "name": "x", "price": 1}),
                     await c.delete(f"{URL}/products/MUG-003"))
 
-    listing, one, created, deleted = asyncio.run(scenario())
+    listing, one, created, deleted = simtime.run(scenario())
     assert listing.status_code == 200 and listing.headers["content-type"] == "application/json"
     assert listing.json() == contract["paths"]["/products"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
     assert one.json()["sku"] == "BEA-001"  # static: the example, whatever the SKU asked for
@@ -35,7 +36,7 @@ def test_prefer_code_selects_a_documented_error_example(contract, serve):
             return (await c.get(f"{URL}/products/ZZZ-999", headers={"prefer": "code=404"}),
                     await c.get(f"{URL}/products/ZZZ-999", headers={"prefer": "code=418"}))
 
-    missing, undocumented = asyncio.run(scenario())
+    missing, undocumented = simtime.run(scenario())
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM_JSON
     assert missing.json()["title"] == "Unknown product" and missing.json()["instance"] == "/products/ZZZ-999"
     assert missing.headers["preference-applied"] == "code=404"
@@ -51,7 +52,7 @@ def test_prefer_example_picks_a_named_example(contract, serve):
             c = net.client("frontend")
             return (await c.get(f"{URL}/products"), await c.get(f"{URL}/products", headers={"prefer": "example=empty"}))
 
-    default, empty = asyncio.run(scenario())
+    default, empty = simtime.run(scenario())
     assert default.json()["total"] == 2  # no preference: the first example
     assert empty.json() == {"items": [], "total": 0} and empty.headers["preference-applied"] == "example=empty"
 
@@ -73,7 +74,7 @@ def test_mock_rejects_requests_that_break_the_contract_with_422_naming_the_field
         async with serve(mock_app(contract)) as net:
             return await net.client("frontend").request(method, URL + path, **kwargs)
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM_JSON
     doc = r.json()
     assert doc["status"] == 422 and doc["type"] == "urn:labsvc:problem:validation-error"
@@ -88,7 +89,7 @@ def test_mock_answers_paths_and_methods_outside_the_contract_with_problems(contr
             return (await c.get(f"{URL}/orders"), await c.put(f"{URL}/products", json={}),
                     await c.post(f"{URL}/products", content="sku=NEW-001", headers={"content-type": "text/plain"}))
 
-    unknown, wrong_method, wrong_type = asyncio.run(scenario())
+    unknown, wrong_method, wrong_type = simtime.run(scenario())
     assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM_JSON
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, POST"
     assert wrong_method.json()["status"] == 405 and "PUT /products" in wrong_method.json()["detail"]
@@ -100,11 +101,11 @@ def test_mock_documents_the_contract_itself(contract, serve):
         async with serve(mock_app(contract)) as net:
             return await net.client("frontend").get(f"{URL}/openapi.json")
 
-    assert asyncio.run(scenario()).json() == contract
+    assert simtime.run(scenario()).json() == contract
 
 
 def test_the_mock_passes_the_contract_test(contract):
-    report = asyncio.run(contract_test(contract, mock_app(contract)))
+    report = simtime.run(contract_test(contract, mock_app(contract)))
     assert len(report) > 50 and failures(report).empty, failures(report).to_dict("records")
 
 
@@ -124,6 +125,6 @@ def test_mock_log_records_what_was_served(contract, serve):
             await net.client("frontend").get(f"{URL}/products/ZZZ-999", headers={"prefer": "code=404"})
             return net.calls
 
-    calls = asyncio.run(scenario())
+    calls = simtime.run(scenario())
     assert [(e["operation"], e["status"]) for e in app.state.mock_log] == [("GET /products", 200), ("GET /products/{sku}", 404)]
     assert list(calls["route"]) == ["/products", "/products/{sku}"]  # the call log names the contract's templates

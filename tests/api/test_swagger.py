@@ -21,6 +21,7 @@ from labsvc.api import (
     proxy_root_path,
     swagger_url,
 )
+from labsvc.core import simtime
 
 URL = "http://catalog.svc"
 
@@ -62,7 +63,7 @@ def test_the_forwarded_prefix_becomes_the_root_path_of_the_docs(serve, prefix, e
             product = await c.get(f"{URL}/products/BEA-001", headers={"x-forwarded-prefix": prefix})
             return docs, product, net.calls
 
-    docs, product, calls = asyncio.run(scenario())
+    docs, product, calls = simtime.run(scenario())
     assert f"url: '{expected}'" in docs.text
     assert product.status_code == 200
     assert calls["route"].iloc[-1] == "/products/{sku}"  # the middleware keeps the route visible to the network
@@ -75,7 +76,7 @@ def test_a_fixed_root_path_wins_over_headers():
         seen["root_path"] = scope["root_path"]
 
     scope = {"type": "http", "root_path": "", "headers": [(b"x-forwarded-prefix", b"/proxy/1")]}
-    asyncio.run(ForwardedPrefixMiddleware(app, root_path="/proxy/8000/")(scope, None, None))
+    simtime.run(ForwardedPrefixMiddleware(app, root_path="/proxy/8000/")(scope, None, None))
     assert seen["root_path"] == "/proxy/8000"
 
 
@@ -90,7 +91,7 @@ def test_swagger_url_and_a_replayed_proxy_in_process_mode(monkeypatch):
             port = net.instance("catalog-1").process.port
             return port, swagger_url(net, "catalog-1"), await docs_through_proxy(net, "catalog-1")
 
-    port, url, table = asyncio.run(scenario())
+    port, url, table = simtime.run(scenario())
     assert url == f"/user/ann/proxy/{port}/docs"
     assert list(table["status"]) == [200, 200]
     assert list(table["browser asks for"]) == [url, f"/user/ann/proxy/{port}/openapi.json"]
@@ -149,7 +150,7 @@ def test_through_a_real_jupyter_server_proxy(tmp_path):
                     _get, f"{base}{url.removesuffix('/docs')}/products/BEA-001?token={token}")
                 return url, status, spec_url, spec_status, spec, p_status, product
 
-        url, status, spec_url, spec_status, spec, p_status, product = asyncio.run(scenario())
+        url, status, spec_url, spec_status, spec, p_status, product = simtime.run(scenario())
     finally:
         server.terminate()
         server.wait(10)

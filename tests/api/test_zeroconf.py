@@ -9,6 +9,7 @@ import pytest
 
 from labsvc import Network
 from labsvc.api import CatalogSettings, catalog_backend, start_without_config
+from labsvc.core import simtime
 
 
 def test_in_process_it_needs_no_settings_and_no_environment(monkeypatch, serve):
@@ -19,13 +20,13 @@ def test_in_process_it_needs_no_settings_and_no_environment(monkeypatch, serve):
         async with serve(catalog_backend) as net:
             return await net.client("web").get("http://catalog.svc/products", params={"limit": 2})
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 200 and r.json()["total"] == 10
 
 
 @pytest.mark.slow
 def test_python_m_labsvc_serve_starts_it_with_an_empty_environment():
-    table = asyncio.run(start_without_config("labsvc.api:catalog_backend")).set_index("observation")["value"]
+    table = simtime.run(start_without_config("labsvc.api:catalog_backend")).set_index("observation")["value"]
     assert table["environment variables given"] == "0 (env={})"
     assert table["GET /health"].startswith("200 ")
     assert table["GET /products?limit=3"].startswith('200 {"items":[{"sku":"BEA-001"')
@@ -47,5 +48,5 @@ def test_process_mode_starts_it_by_import_string():
         async with net:
             return await net.client("web").get("http://catalog.svc/products/BEA-001")
 
-    assert asyncio.run(scenario()).json()["price"] == 14.0
+    assert simtime.run(scenario()).json()["price"] == 14.0
     assert "CATALOG_DATABASE" not in os.environ

@@ -8,6 +8,7 @@ import pytest
 
 from labsvc import FakeClock, Network
 from labsvc.auth import DEMO_SECRETS, TokenClient, demo_token_service, inventory_app, orders_app
+from labsvc.core import simtime
 
 T0 = 1_700_000_000
 
@@ -57,6 +58,6 @@ def run_secured():
             async with net:
                 return await scenario(Secured(net, clock, apps["auth"], apps["inventory"]))
 
-        return asyncio.run(main())
+        return simtime.run(main())
 
     return run

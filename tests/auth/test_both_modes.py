@@ -8,7 +8,8 @@ import pytest
 
 from labsvc import Network
 from labsvc.auth import DEMO_SECRETS, TokenClient
-from labsvc.security import unsigned_token
+from labsvc.auth.jwt_tokens import unsigned_token
+from labsvc.core import simtime
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
@@ -30,7 +31,7 @@ def test_scopes_and_forged_tokens_are_enforced_in_both_modes(mode):
             order = await c.post("http://orders.svc/orders/sku-1")
             return reads, write, forged, order
 
-    reads, write, forged, order = asyncio.run(scenario())
+    reads, write, forged, order = simtime.run(scenario())
     assert [r.status_code for r in reads] == [200, 200]
     assert {r.headers["x-labsvc-instance"] for r in reads} == {"inventory-1", "inventory-2"}
     assert write.status_code == 403 and write.json()["reason"] == "insufficient_scope"

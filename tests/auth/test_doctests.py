@@ -1,4 +1,4 @@
-"""The examples in the docstrings of labsvc.auth, labsvc.config and labsvc.tls run and say what they show."""
+"""The examples in the docstrings of labsvc.auth, labsvc.config and labsvc.core.tls run and say what they show."""
 
 import doctest
 import importlib
@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["labsvc.auth._keys", "labsvc.auth._tokens", "labsvc.auth._token_service", "labsvc.auth._client",
-           "labsvc.config._repository", "labsvc.config._cipher", "labsvc.config._client", "labsvc.tls"]
+           "labsvc.config._repository", "labsvc.config._cipher", "labsvc.config._client", "labsvc.core.tls"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,12 +9,13 @@ import matplotlib
 
 from labsvc import FakeClock
 from labsvc.auth import ATTACKS, INVENTORY_SCOPES, denied_calls, plot_denials, probe_scopes
+from labsvc.core import simtime
 
 matplotlib.use("Agg")
 
 
 def test_the_probe_of_the_real_table_matches_least_privilege():
-    probe = asyncio.run(probe_scopes(name="probe-ok"))
+    probe = simtime.run(probe_scopes(name="probe-ok"))
     assert len(probe) == 9
     assert ((probe["status"] < 400) == probe["should_pass"]).all()
     assert set(probe.loc[~probe["should_pass"], "reason"]) == {"insufficient_scope"}
@@ -23,13 +24,13 @@ def test_the_probe_of_the_real_table_matches_least_privilege():
 
 def test_a_route_without_its_scope_lets_every_valid_token_through():
     leaky = {**INVENTORY_SCOPES, "DELETE /stock/{sku}": ()}
-    probe = asyncio.run(probe_scopes(leaky, name="probe-leaky"))
+    probe = simtime.run(probe_scopes(leaky, name="probe-leaky"))
     deletes = probe[probe["route"] == "DELETE /stock/{sku}"].set_index("client")["status"].to_dict()
     assert deletes == {"reporting": 200, "orders": 200, "ops": 200}
 
 
 def test_every_attack_is_refused_with_its_own_reason_and_short_scopes_get_403():
-    calls = asyncio.run(denied_calls(FakeClock(start=time.time()), legitimate=3, name="attacks-test"))
+    calls = simtime.run(denied_calls(FakeClock(start=time.time()), legitimate=3, name="attacks-test"))
     attacks = calls[calls["kind"].isin(ATTACKS)].set_index("kind")
     assert set(attacks.index) == set(ATTACKS)
     assert (attacks["status"] == 401).all()
@@ -45,11 +46,13 @@ def test_every_attack_is_refused_with_its_own_reason_and_short_scopes_get_403():
 def test_key_rotation_accepts_the_old_key_until_it_is_retired():
     from labsvc.auth import key_rotation
 
-    rows = asyncio.run(key_rotation(FakeClock(start=1_700_000_000), name="rotation-test"))
+    rows = simtime.run(key_rotation(FakeClock(start=1_700_000_000), name="rotation-test"))
     got = {(r["step"], r["token"]): (r["status"], r["reason"]) for r in rows.to_dict("records")}
     assert got == {("before rotation", "old"): (200, ""), ("just rotated", "old"): (200, ""),
                    ("just rotated", "new"): (200, ""), ("grace period", "old"): (200, ""),
                    ("grace period", "new"): (200, ""), ("retired", "old"): (401, "unknown_key"),
                    ("retired", "new"): (200, "")}
-    old_kid, new_kid = rows.loc[0, "kid"], rows.loc[2, "kid"]
-    assert old_kid != new_kid and rows.iloc[-1]["trusted_kids"] == new_kid
+    assert rows["key"].tolist() == ["key 1", "key 1", "key 2", "key 1", "key 2", "key 1", "key 2"]
+    assert rows["trusted_keys"].tolist()[2] == "key 1, key 2" and rows.iloc[-1]["trusted_keys"] == "key 2"
+    kids = rows.attrs["kids"]
+    assert set(kids) == {"key 1", "key 2"} and kids["key 1"] != kids["key 2"]   # two real, distinct kids

@@ -7,8 +7,12 @@ EXPECTED = [
     "DEFAULT_TOKEN_ISSUER", "DEFAULT_TOKEN_TTL", "DEFAULT_TOKEN_URL", "DEMO_CLIENTS", "DEMO_SECRETS", "DENIAL_COLUMNS",
     "INVENTORY_SCOPES", "KEY_STATES", "KeyRing", "KeysUnavailable", "OAuthClient", "PROBE_CLIENTS", "ResourceServer", "SigningKey",
     "TOKEN_ERRORS", "TokenClient", "TokenRequestError", "basic_auth", "demo_token_service", "denied_calls",
-    "inventory_app", "key_rotation", "least_privilege", "orders_app", "plot_denials", "probe_scopes", "scope_list",
-    "token_service",
+    "inventory_app", "key_rotation", "least_privilege", "orders_app", "plot_denials", "probe_scopes", "scope_list", "token_anatomy", "TOKEN_PARTS",
+    "token_service", "create_app",
+    # the JWT issuer and verifier other chapters use (labsvc.auth.jwt_tokens)
+    "TokenIssuer", "TokenVerifier", "TokenRejected", "REASONS", "www_authenticate",
+    # mutual TLS (labsvc.core.tls)
+    "CertificateAuthority", "probe_tls", "ENV_TLS_CERT", "ENV_TLS_KEY", "ENV_TLS_CA",
 ]
 
 

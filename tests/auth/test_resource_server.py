@@ -9,7 +9,7 @@ import pytest
 
 from labsvc.auth import AccessTokenIssuer, KeyRing
 from labsvc.gateway import Gateway, Route
-from labsvc.security import hs256_token, unsigned_token
+from labsvc.auth.jwt_tokens import hs256_token, unsigned_token
 
 STOCK = "http://inventory.svc/stock/sku-1"
 

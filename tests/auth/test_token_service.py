@@ -92,3 +92,22 @@ def test_the_key_routes_need_an_admin_client(run_secured):
     assert active_retire.status_code == 409 and "rotate() first" in active_retire.json()["detail"]
     assert retire.json() == {"retired": old}
     assert [(row["kid"], row["state"]) for row in table.json()] == [(old, "retired"), (rotated.json()["active"], "active")]
+
+
+def test_token_anatomy_explains_every_part_and_reads_the_same_for_every_token():
+    from labsvc.auth import AccessTokenIssuer, KeyRing, token_anatomy
+    from labsvc.core.clock import FakeClock
+
+    def anatomy(start: float):
+        issuer = AccessTokenIssuer(KeyRing(clock=FakeClock(start=start), key_size=1024))
+        return token_anatomy(issuer.issue("orders", audience="inventory", scopes=["stock:read", "stock:write"]))
+
+    first, second = anatomy(1_700_000_000), anatomy(1_800_000_000)
+    assert first.equals(second)   # another key, another jti, another time: the same table
+    rows = {(r["part"], r["name"]): r["value"] for r in first.to_dict("records")}
+    assert rows[("header", "typ")] == "at+jwt" and rows[("header", "alg")] == "RS256"
+    assert rows[("header", "kid")] == "16 hex digits, new for every key"
+    assert rows[("claims", "jti")] == "32 hex digits, new for every token"
+    assert rows[("claims", "exp")] == "iat + 300 s"
+    assert (rows[("claims", "aud")], rows[("claims", "scope")]) == ("inventory", "stock:read stock:write")
+    assert first["meaning"].str.len().gt(0).all()

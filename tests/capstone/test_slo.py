@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from labsvc.capstone import SLO, plot_slo_report, slo_report
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 
 def traffic(rows):

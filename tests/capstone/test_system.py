@@ -8,11 +8,12 @@ import pytest
 import labsvc
 from labsvc.capstone import RESILIENCE_OFF, RESILIENCE_ON, OrderSystem, Resilience, catalog_release, journey_of
 from labsvc.capstone._system import user_was_served
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 def test_every_journey_works_and_the_events_reach_history_and_delivery():
@@ -58,6 +59,27 @@ def test_a_canary_deploys_one_instance_and_a_rolling_deploy_all_of_them():
     assert health.status_code == 200  # a bad release that still says it is healthy
     assert again == ["catalog-1"]
     assert after == {"catalog-1": "1.1", "catalog-2": "1.1"}
+
+
+def test_a_canary_gets_its_weighted_share_of_the_catalog_traffic_not_half():
+    async def main():
+        async with OrderSystem(RESILIENCE_OFF, seed=3, name="cap-test-canary-share") as system:
+            await system.deploy("2.0", strategy="canary", share=0.1)
+            users = system.net.client("users")
+            statuses = [(await users.get(f"http://gateway.svc/catalog/products/{1 + i % 10}")).status_code
+                        for i in range(400)]
+            drawn = dict(system.balancer.drawn)
+            await system.deploy("1.0")   # the rollback: the canary alone is replaced, the split ends
+            after = [(await users.get("http://gateway.svc/catalog/products/1")).status_code for _ in range(10)]
+            return statuses, drawn, system.balancer.canary, after
+
+    statuses, drawn, canary, after = run(main())
+    bad = statuses.count(500)
+    assert bad == drawn["canary"] and drawn["canary"] + drawn["stable"] == 400
+    assert 0.05 < bad / 400 < 0.15      # about 10 %, where round robin over two instances gives 50 %
+    assert canary is None and after == [200] * 10
+    with pytest.raises(labsvc.ConfigurationError, match="share=1.5"):
+        OrderSystem(name="cap-test-share").balancer.set_canary("2.0", 1.5)
 
 
 def test_bad_settings_and_unknown_releases_say_what_to_do():

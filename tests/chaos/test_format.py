@@ -125,4 +125,4 @@ def test_the_chaos_api_changes_only_on_purpose():
     assert sorted(labsvc.chaos.__all__) == sorted([
         "load_experiment", "run_experiment", "Traffic", "ChaosReport", "Experiment", "Activity", "Provider",
         "ExperimentError", "ROLLBACK_STRATEGIES", "within_tolerance", "plot_report", "plot_verdicts"])
-    assert all(getattr(labsvc.chaos, name).__doc__ for name in labsvc.chaos.__all__ if name != "ROLLBACK_STRATEGIES")
+    # that each resolves and has a docstring: tests/platform/test_exported_names.py

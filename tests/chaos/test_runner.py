@@ -7,6 +7,7 @@ import pytest
 import chaosfns
 import labsvc
 from labsvc.chaos import Traffic, load_experiment, run_experiment
+from labsvc.core import simtime
 
 
 def py(func, module="chaosfns", **arguments):
@@ -32,7 +33,7 @@ class NoNetwork:
 
 
 def run(spec, **kw):
-    return asyncio.run(run_experiment(spec, NoNetwork(), clock=labsvc.FakeClock(), **kw))
+    return simtime.run(run_experiment(spec, NoNetwork(), clock=labsvc.FakeClock(), **kw))
 
 
 @pytest.fixture(autouse=True)
@@ -148,7 +149,7 @@ async def against_the_catalog(spec):
 
 
 def test_under_traffic_the_verdict_comes_from_what_users_saw_and_tightening_it_fails():
-    loose = asyncio.run(against_the_catalog(ERRORS))
+    loose = simtime.run(against_the_catalog(ERRORS))
     assert loose.verdict == "held"
     by_phase = loose.probes[loose.probes["probe"] == "availability"].set_index("phase")["value"]
     assert by_phase["before"] == 1.0 and by_phase["recovery"] == 1.0
@@ -160,7 +161,7 @@ def test_under_traffic_the_verdict_comes_from_what_users_saw_and_tightening_it_f
     assert health["met"].all() and set(health["value"]) <= {200, 500, 503}
 
     tight = load_experiment(ERRORS).with_tolerance("availability", [0.9, 1.0])
-    report = asyncio.run(against_the_catalog(tight))
+    report = simtime.run(against_the_catalog(tight))
     assert report.verdict == "deviated"
     during = report.probes[(report.probes["probe"] == "availability") & (report.probes["phase"] == "during")]
     assert not during["met"].iloc[0] and during["value"].iloc[0] < 0.9

@@ -6,10 +6,11 @@ import math
 import pytest
 
 from labsvc.chaos import within_tolerance
+from labsvc.core import simtime
 
 
 def within(tolerance, value, call_probe=None):
-    return asyncio.run(within_tolerance(tolerance, value, call_probe))
+    return simtime.run(within_tolerance(tolerance, value, call_probe))
 
 
 @pytest.mark.parametrize("tolerance, value, expected", [

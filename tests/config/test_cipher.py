@@ -9,7 +9,8 @@ import pytest
 from labsvc import FakeClock, Network
 from labsvc.auth import DEMO_SECRETS, TokenClient, demo_token_service
 from labsvc.config import ConfigCipher, demo_config_server, is_cipher
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
+from labsvc.core import simtime
 
 
 def test_a_cipher_round_trips_and_refuses_a_foreign_or_altered_value():
@@ -45,7 +46,7 @@ def test_secrets_are_never_served_in_clear_without_the_decrypt_scope():
             write_ops = await c.put("http://config.svc/repository/main/greeting", json={"a": 1}, headers=ops)
             return anonymous, decrypted, short_scope, forged, write_anon, write_ops
 
-    anonymous, decrypted, short_scope, forged, write_anon, write_ops = asyncio.run(scenario())
+    anonymous, decrypted, short_scope, forged, write_anon, write_ops = simtime.run(scenario())
     password = lambda r: next(s["source"]["db.password"] for s in r.json()["propertySources"]  # noqa: E731
                               if "db.password" in s["source"])
     assert anonymous.status_code == 200 and is_cipher(password(anonymous))

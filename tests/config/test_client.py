@@ -8,7 +8,9 @@ import pytest
 
 from labsvc import Network
 from labsvc.auth import DEMO_SECRETS, TokenClient
-from labsvc.config import ConfigClient, ConfigSnapshot, env_name, greeting_app
+from labsvc.config import ConfigClient, ConfigSnapshot, env_name, greeting_app, override_policy
+from labsvc.core.errors import ConfigurationError
+from labsvc.core import simtime
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
@@ -50,15 +52,69 @@ def test_profiles_labels_and_the_environment_decide_what_an_instance_serves():
             shown = (await c.get("http://pinned.svc/config")).json()
             return out, shown
 
-    out, shown = asyncio.run(scenario())
+    out, shown = simtime.run(scenario())
     assert out == {"plain": "hello.", "prod": "good day.", "prodeu": "guten Tag.", "release": "hello, release 1!",
-                   "pinned": "pinned by ops.", "envprofile": "guten Tag."}
+                   "pinned": "good day.", "envprofile": "guten Tag."}
     # release-1 has no shared 'application' source: the punctuation falls back to the service's default
     props = {p["key"]: p for p in shown["properties"]}
-    assert props["greeting.message"]["origin"] == "environment:GREETING_MESSAGE"
+    # the repository grants no override, so the server's value beats the environment (Spring's default)
+    assert props["greeting.message"]["origin"] == "main:greeting-prod"
+    assert shown["ignored_environment"] == {"greeting.message": "GREETING_MESSAGE"}
     assert props["greeting.punctuation"]["origin"] == "main:application"
     assert props["db.password"]["value"] == "******"  # masked, and encrypted anyway
     assert props["logging.level"] == {"key": "logging.level", "value": "WARN", "origin": "main:application-prod"}
+
+
+def test_remote_properties_win_over_the_environment_unless_the_repository_allows_overrides():
+    """Spring Cloud Config: remote sources come first; allowOverride plus overrideSystemProperties=false or
+    overrideNone=true, set in the repository (not on the client), lets the environment win."""
+    environ = {"GREETING_MESSAGE": "from env", "GREETING_COLOR": "red"}
+    client = ConfigClient("greeting", environ=environ, defaults={"greeting.color": "blue"}, bus=False)
+    served = {"greeting.message": "from server"}
+    snap = client._build(served, {"greeting.message": "main:greeting"}, "1")
+    assert snap["greeting.message"] == "from server" and dict(snap.ignored) == {"greeting.message": "GREETING_MESSAGE"}
+    assert snap["greeting.color"] == "red"          # a key the server does not send: the environment beats the default
+    asking_on_the_client = ConfigClient("greeting", environ={**environ, "SPRING_CLOUD_CONFIG_ALLOWOVERRIDE": "true"},
+                                        bus=False)._build(served, {}, "1")
+    assert asking_on_the_client["greeting.message"] == "from server"
+    only_allow = {**served, "spring.cloud.config.allow-override": True}
+    assert client._build(only_allow, {}, "1")["greeting.message"] == "from server"   # overrideSystemProperties: true
+    for grant in ({"spring.cloud.config.override-system-properties": False}, {"spring.cloud.config.overrideNone": "true"}):
+        snap = client._build({**only_allow, **grant}, {}, "1")
+        assert snap["greeting.message"] == "from env" and snap.origins["greeting.message"] == "environment:GREETING_MESSAGE"
+        assert dict(snap.ignored) == {}
+    assert client._build({**served, **{"spring.cloud.config.override-none": True}}, {}, "1")["greeting.message"] \
+        == "from server"   # without allow-override the finer settings do nothing
+    assert override_policy({})["environment_wins"] is False
+    with pytest.raises(ConfigurationError, match="must be true or false"):
+        override_policy({"spring.cloud.config.allowOverride": "sometimes"})
+
+
+def test_the_repository_grants_an_override_and_a_refresh_applies_it():
+    async def scenario():
+        net = Network(seed=5, name="cfg-grant")
+        net.add("auth", "labsvc.auth:demo_token_service")
+        net.add("config", "labsvc.config:demo_config_server")
+        net.add("pinned", lambda: greeting_app(profiles="prod", environ={"GREETING_MESSAGE": "pinned by ops"},
+                                               bus=False))
+        async with net:
+            c = net.client("tester")
+            before = (await c.get("http://pinned.svc/greeting")).json()["message"]
+            grant = {"spring": {"cloud": {"config": {"allow-override": True, "override-system-properties": False}}}}
+            refused = await c.patch("http://config.svc/repository/main/greeting-prod", json=grant)
+            commit = await c.patch("http://config.svc/repository/main/greeting-prod", json=grant,
+                                   headers=await ops_headers(c))
+            await c.post("http://pinned.svc/refresh")
+            after = (await c.get("http://pinned.svc/greeting")).json()["message"]
+            env = (await c.get("http://config.svc/greeting/prod")).json()
+            return before, refused.status_code, commit.json(), after, env
+
+    before, refused, commit, after, env = simtime.run(scenario())
+    assert (before, refused, after) == ("good day.", 401, "pinned by ops.")
+    assert commit == {"label": "main", "source": "greeting-prod", "version": 6}   # five sources put, then this change
+    prod = next(s["source"] for s in env["propertySources"] if s["name"] == "main:greeting-prod")
+    assert prod["greeting.message"] == "good day" and prod["db.password"].startswith("{cipher}")  # the rest is kept
+    assert prod["spring.cloud.config.allow-override"] is True
 
 
 def test_a_snapshot_is_immutable_and_one_refresh_swaps_it_whole():
@@ -105,7 +161,7 @@ def test_refresh_endpoint_changes_one_instance_and_the_bus_changes_all_without_a
             shown = (await c.get("http://greeting-1.svc/config")).json()
             return before, unchanged, one, after_one, after_bus, pids == same, starts == restarts, shown
 
-    before, unchanged, one, after_one, after_bus, same_pids, no_restart, shown = asyncio.run(scenario())
+    before, unchanged, one, after_one, after_bus, same_pids, no_restart, shown = simtime.run(scenario())
     assert set(before.values()) == {"hello."} and unchanged == before
     assert one["changed"] == ["greeting.delay-ms", "greeting.message"] and one["instance"] == "greeting-2"
     assert after_one == {"greeting-1": "hello.", "greeting-2": "changed.", "greeting-3": "hello."}
@@ -115,7 +171,7 @@ def test_refresh_endpoint_changes_one_instance_and_the_bus_changes_all_without_a
 
 
 def test_without_a_config_server_the_service_starts_on_its_defaults_unless_fail_fast():
-    from labsvc.asgi import LifespanError
+    from labsvc.core.asgi import LifespanError
 
     async def scenario(fail_fast: bool):
         net = Network(seed=5, name=f"cfg-no-server-{fail_fast}")
@@ -125,12 +181,12 @@ def test_without_a_config_server_the_service_starts_on_its_defaults_unless_fail_
             c = net.client("tester")
             return (await c.get("http://greeting.svc/greeting")).json(), (await c.get("http://greeting.svc/config")).json()
 
-    body, shown = asyncio.run(scenario(False))
+    body, shown = simtime.run(scenario(False))
     assert body["message"] == "hello (built-in default)?" and body["version"] == "none"
     assert [r["trigger"] for r in shown["refreshes"]] == ["start-without-server"]
     assert "no service or instance answers at 'config.svc'" in shown["refreshes"][0]["changed"][0]
     with pytest.raises(LifespanError, match=r"ConfigUnavailable: .*fail_fast=True"):
-        asyncio.run(scenario(True))
+        simtime.run(scenario(True))
 
 
 def _fail_fast_greeting():
@@ -142,7 +198,7 @@ def _fail_fast_greeting():
 def test_served_alone_the_service_runs_on_its_defaults():
     import httpx
 
-    from labsvc.asgi import Lifespan
+    from labsvc.core.asgi import Lifespan
 
     async def scenario():
         app = greeting_app(environ={})
@@ -154,4 +210,4 @@ def test_served_alone_the_service_runs_on_its_defaults():
         finally:
             await lifespan.shutdown()
 
-    assert asyncio.run(scenario())["message"] == "hello (built-in default)!"
+    assert simtime.run(scenario())["message"] == "hello (built-in default)!"

@@ -8,7 +8,8 @@ import matplotlib
 import pytest
 
 from labsvc.config import plot_refresh, refresh_under_load
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
+from labsvc.core import simtime
 
 matplotlib.use("Agg")
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
@@ -16,7 +17,7 @@ MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_bus_refresh_reaches_every_instance_and_loses_no_request(mode):
-    run = asyncio.run(refresh_under_load(method="bus", mode=mode, rate=60, duration=1.0, change_at=0.3,
+    run = simtime.run(refresh_under_load(method="bus", mode=mode, rate=60, duration=1.0, change_at=0.3,
                                          name=f"exp-bus-{mode}"))
     assert len(run.responses) == 60 and run.failures == 0
     assert run.reached_every_instance
@@ -34,7 +35,7 @@ def test_a_bus_refresh_reaches_every_instance_and_loses_no_request(mode):
 
 
 def test_a_refresh_of_one_instance_leaves_the_others_on_the_old_value():
-    run = asyncio.run(refresh_under_load(method="one", rate=60, duration=0.8, change_at=0.3, name="exp-one"))
+    run = simtime.run(refresh_under_load(method="one", rate=60, duration=0.8, change_at=0.3, name="exp-one"))
     assert run.failures == 0 and not run.reached_every_instance
     assert run.final.set_index("instance")["new"].to_dict() == {"greeting-1": True, "greeting-2": False,
                                                                 "greeting-3": False}
@@ -45,12 +46,12 @@ def test_a_refresh_of_one_instance_leaves_the_others_on_the_old_value():
 
 
 def test_changing_only_the_repository_changes_nothing_running():
-    run = asyncio.run(refresh_under_load(method="none", rate=40, duration=0.6, change_at=0.2, name="exp-none"))
+    run = simtime.run(refresh_under_load(method="none", rate=40, duration=0.6, change_at=0.2, name="exp-none"))
     assert run.failures == 0 and not run.responses["new"].any() and not run.final["new"].any()
 
 
 def test_bad_arguments_are_explained():
     with pytest.raises(ConfigurationError, match="method='push'"):
-        asyncio.run(refresh_under_load(method="push"))
+        simtime.run(refresh_under_load(method="push"))
     with pytest.raises(ConfigurationError, match="inside the load"):
-        asyncio.run(refresh_under_load(change_at=5, duration=1))
+        simtime.run(refresh_under_load(change_at=5, duration=1))

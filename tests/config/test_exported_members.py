@@ -5,9 +5,9 @@ import labsvc.config as config
 EXPECTED = [
     "BUS_TOPIC", "CIPHER_PREFIX", "ConfigCipher", "ConfigClient", "ConfigRepository", "ConfigSnapshot",
     "ConfigUnavailable", "DECRYPT_SCOPE", "DEFAULT_CONFIG_URL", "DEFAULT_LABEL", "DEFAULT_PROFILE", "GREETING_DEFAULTS",
-    "MASK", "PROFILES_ENV", "REFRESH_METHODS", "RefreshRun", "SHARED_APPLICATION", "WRITE_SCOPE", "config_server",
+    "MASK", "OVERRIDE_KEYS", "PROFILES_ENV", "REFRESH_METHODS", "RefreshRun", "SHARED_APPLICATION", "WRITE_SCOPE", "config_server", "create_app",
     "demo_config_server", "demo_repository", "env_name", "flatten", "greeting_app", "is_cipher", "plot_refresh",
-    "precedence", "refresh_under_load", "resolve",
+    "precedence", "refresh_under_load", "resolve", "override_policy", "eavesdrop", "wire_views", "WireCapture",
 ]
 
 

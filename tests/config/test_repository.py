@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labsvc.config import ConfigRepository, flatten, precedence, resolve
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 
 def layered() -> ConfigRepository:
@@ -15,15 +15,23 @@ def layered() -> ConfigRepository:
     return repo
 
 
-def test_precedence_is_app_profile_then_app_then_shared_profile_then_shared_and_later_profiles_win():
-    assert precedence("greeting") == ["greeting-default", "greeting", "application-default", "application"]
+def test_precedence_order_is_spring_cloud_configs_profile_specific_sources_first():
+    """Highest first: {application}-{profile}, application-{profile}, {application}, application.
+
+    Spring Cloud Config's server loads the sources as Spring Boot does (spring.config.name
+    ``application,{application}``): profile-specific files beat plain ones whoever owns them,
+    the application's own file beats the shared one of the same kind, and the later profile wins.
+    """
+    assert precedence("greeting", "prod") == ["greeting-prod", "application-prod", "greeting", "application"]
+    assert precedence("greeting") == ["greeting-default", "application-default", "greeting", "application"]
     assert precedence("greeting", ["dev", "eu"]) == [
-        "greeting-eu", "greeting-dev", "greeting", "application-eu", "application-dev", "application"]
+        "greeting-eu", "application-eu", "greeting-dev", "application-dev", "greeting", "application"]
     assert precedence("application", "dev") == ["application-dev", "application"]
 
 
 @pytest.mark.parametrize("profiles,winner", [
     ("dev,eu", "greeting-eu"), ("eu,dev", "greeting-dev"), ("dev", "greeting-dev"), ("prod", "greeting"),
+    ("prod,eu", "greeting-eu"),
 ])
 def test_the_highest_source_wins_each_key(profiles, winner):
     values = resolve(layered().environment("greeting", profiles))
@@ -43,12 +51,14 @@ def test_removing_sources_one_by_one_walks_down_the_written_order():
     assert resolve(repo.environment("greeting", "dev,eu")) == {}
 
 
-def test_a_shared_profile_never_beats_the_applications_own_source():
+def test_a_shared_profile_source_beats_the_applications_plain_source_but_not_its_profile_source():
     repo = ConfigRepository()
     repo.put("application-prod", {"greeting.message": "shared prod"})
     repo.put("greeting", {"greeting.message": "own"})
-    assert resolve(repo.environment("greeting", "prod"))["greeting.message"] == "own"
-    assert resolve(repo.environment("other", "prod"))["greeting.message"] == "shared prod"
+    assert resolve(repo.environment("greeting", "prod"))["greeting.message"] == "shared prod"
+    assert resolve(repo.environment("greeting", "dev"))["greeting.message"] == "own"
+    repo.put("greeting-prod", {"greeting.message": "own prod"})
+    assert resolve(repo.environment("greeting", "prod"))["greeting.message"] == "own prod"
 
 
 def test_labels_are_separate_versions_of_the_whole_set():

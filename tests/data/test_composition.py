@@ -7,13 +7,14 @@ import asyncio
 import pytest
 
 from labsvc.data import STRATEGIES, composition_experiment, composition_network, expected_hops, seed_composition
-from labsvc.errors import ConfigurationError
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 @pytest.fixture(scope="module")
 def result():
-    return asyncio.run(composition_experiment(orders=6, latency=None, repeats=2, seed=3, name="test-composition"))
+    return simtime.run(composition_experiment(orders=6, latency=None, repeats=2, seed=3, name="test-composition"))
 
 
 def test_each_strategy_makes_the_hops_its_shape_predicts(result):
@@ -51,7 +52,7 @@ def test_the_composer_reports_a_missing_dependency_as_a_503_problem_and_a_bad_st
             bad_ids = await client.get("http://delivery.svc/deliveries?order_ids=1,x")
             return bad, down, missing, bad_ids
 
-    bad, down, missing, bad_ids = asyncio.run(scenario())
+    bad, down, missing, bad_ids = simtime.run(scenario())
     assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["query.strategy"]
     assert down.status_code == 503 and down.headers["content-type"] == PROBLEM_JSON
     assert down.json()["type"] == "urn:labsvc:problem:dependency-unavailable"
@@ -64,4 +65,4 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ConfigurationError, match="strategy="):
         expected_hops("random", 3)
     with pytest.raises(ConfigurationError, match="at least 1"):
-        asyncio.run(composition_experiment(orders=0))
+        simtime.run(composition_experiment(orders=0))

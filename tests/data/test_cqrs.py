@@ -13,11 +13,12 @@ import asyncio
 import pandas as pd
 import pytest
 
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.data import CqrsShop, PumpError, lag_summary, outbox_experiment
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 from labsvc.messaging import HttpBrokerClient
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 def size(view):
@@ -41,7 +42,7 @@ def test_the_read_model_converges_to_the_command_side_equal_counts_and_sums():
             orders, views = await shop.orders(), await shop.views()
             return before, rounds, after, orders, views
 
-    before, rounds, after, orders, views = asyncio.run(scenario())
+    before, rounds, after, orders, views = simtime.run(scenario())
     assert before.set_index("side").loc["query", "orders"] == 0  # nothing projected until the pumps run
     assert rounds["relay_rounds"] >= 1 and rounds["projector_rounds"] >= 1
     command, query = (after.set_index("side").loc[s] for s in ("command", "query"))
@@ -63,7 +64,7 @@ def test_lag_is_the_time_an_event_became_visible_minus_the_time_it_was_committed
             await shop.drain()
             return await shop.lag()
 
-    lag = asyncio.run(scenario())
+    lag = simtime.run(scenario())
     assert len(lag) == 10 and set(lag["type"]) == {"OrderPlaced"}
     assert lag["lag_ms"].round(6).eq(250.0).all()
     summary = lag_summary(lag)
@@ -94,7 +95,7 @@ def test_lost_acks_bring_events_back_and_the_idempotent_consumer_applies_each_on
             broker = shop.broker.stats()
             return failures, consumer, stats, lag, broker
 
-    failures, consumer, stats, lag, broker = asyncio.run(scenario())
+    failures, consumer, stats, lag, broker = simtime.run(scenario())
     assert failures > 0
     assert int(broker["redelivered"].sum()) > 0
     assert consumer.duplicates > 0  # at least once delivered ...
@@ -118,7 +119,7 @@ def test_an_event_published_twice_is_applied_once():
             answer = await shop.projector.once(wait=0.0)
             return answer, await shop.stats(), await shop.lag()
 
-    answer, stats, lag = asyncio.run(scenario())
+    answer, stats, lag = simtime.run(scenario())
     assert answer["pulled"] == 2 and answer["duplicates"] == 1
     assert len(lag) == 5
     assert stats.set_index("side").loc["query", "orders"] == 5
@@ -135,7 +136,7 @@ def test_a_new_field_is_added_by_redeploying_the_read_model_and_rebuilding_it_fr
             await shop.drain()
             return report, await shop.orders(), await shop.views(), await shop.stats(), await shop.lag()
 
-    report, orders, views, stats, lag = asyncio.run(scenario())
+    report, orders, views, stats, lag = simtime.run(scenario())
     assert report["replayed"] == len(lag)
     assert len(views) == len(orders) == 40
     expected = {int(o["id"]): size(o) for o in orders.to_dict("records")}
@@ -145,7 +146,7 @@ def test_a_new_field_is_added_by_redeploying_the_read_model_and_rebuilding_it_fr
 
 
 def test_the_outbox_loses_nothing_when_the_broker_is_down_and_direct_publishing_does():
-    result = asyncio.run(outbox_experiment(orders=40, rate=400, outage=(0.25, 0.5), seed=1, name="test-cqrs-outage"))
+    result = simtime.run(outbox_experiment(orders=40, rate=400, outage=(0.25, 0.5), seed=1, name="test-cqrs-outage"))
     t = result.table.set_index("publish")
     assert t.loc["outbox", "accepted"] == 40 and t.loc["outbox", "missing"] == 0 and t.loc["outbox", "converged"]
     assert t.loc["direct", "failed"] == 10  # requests 10..19 met the outage
@@ -167,7 +168,7 @@ def test_background_pumps_keep_the_read_model_up_to_date_and_stop_with_the_netwo
                 await shop.drain()
         return report, shop
 
-    report, shop = asyncio.run(scenario())
+    report, shop = simtime.run(scenario())
     assert report.converged and report.stats["orders"].tolist() == [30, 30]
     assert not shop.relay.running and not shop.projector.running
 
@@ -186,7 +187,7 @@ def test_errors_are_problem_documents():
                 await client.get("http://order-history.svc/order-views/99"),
             ]
 
-    missing_name, unknown, cancelled, ship_cancelled, no_view = asyncio.run(scenario())
+    missing_name, unknown, cancelled, ship_cancelled, no_view = simtime.run(scenario())
     assert missing_name.status_code == 422
     assert [e["field"] for e in missing_name.json()["errors"]] == ["body.customer_name"]
     assert unknown.status_code == 404 and unknown.json()["type"] == "urn:labsvc:problem:not-found"
@@ -206,7 +207,7 @@ def test_direct_publishing_has_no_event_feed_to_rebuild_from():
                 await shop.redeploy_read_model({"size": size})
             return feed
 
-    feed = asyncio.run(scenario())
+    feed = simtime.run(scenario())
     assert feed.status_code == 404 and feed.json()["type"] == "urn:labsvc:problem:no-event-feed"
 
 
@@ -220,7 +221,7 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ConfigurationError, match="function"):
         CqrsShop(fields={"size": "large"})
     with pytest.raises(ConfigurationError, match="outage="):
-        asyncio.run(outbox_experiment(outage=(0.6, 0.3)))
+        simtime.run(outbox_experiment(outage=(0.6, 0.3)))
     empty = lag_summary(pd.DataFrame({"lag_ms": []}))
     assert empty["events"] == 0 and empty.isna().sum() == 4
 
@@ -236,6 +237,6 @@ def test_a_restarted_shop_converges_again_although_its_order_ids_start_over():
             await shop.drain()
             return await shop.stats(), await shop.views()
 
-    stats, views = asyncio.run(scenario())
+    stats, views = simtime.run(scenario())
     assert stats["orders"].tolist() == [3, 3]
     assert views["order_id"].tolist() == [1, 2, 3]

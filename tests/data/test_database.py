@@ -19,8 +19,9 @@ from labsvc.data import (
     orders_app,
     service_database,
 )
-from labsvc.errors import ConfigurationError
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 class NotesBase(SQLModel, registry=registry()):
@@ -77,7 +78,7 @@ def test_each_instance_opens_its_own_database_when_it_starts_and_disposes_it_whe
         assert [db.opened for db in dbs] == [1, 1]
         return on_1, on_2, table
 
-    on_1, on_2, table = asyncio.run(scenario())
+    on_1, on_2, table = simtime.run(scenario())
     assert on_1 == ["only in one"] and on_2 == []
     assert table["where"].tolist() == ["in memory", "in memory"]
     assert table["tables"].tolist() == ["notes", "notes"]
@@ -93,9 +94,9 @@ def test_a_file_database_survives_a_restart_and_an_in_memory_one_does_not(tmp_pa
             await net.restart("notes")
             return (await client.get("http://notes.svc/notes")).json()
 
-    assert asyncio.run(scenario(tmp_path)) == ["kept?"]
+    assert simtime.run(scenario(tmp_path)) == ["kept?"]
     assert (tmp_path / "notes.db").is_file()
-    assert asyncio.run(scenario(None)) == []
+    assert simtime.run(scenario(None)) == []
 
 
 def test_a_service_sees_only_the_tables_its_own_code_declares():
@@ -106,7 +107,7 @@ def test_a_service_sees_only_the_tables_its_own_code_declares():
         async with net:
             return describe_databases(net)
 
-    table = asyncio.run(scenario()).set_index("service")
+    table = simtime.run(scenario()).set_index("service")
     assert table.loc["customers", "tables"] == "customers"
     assert table.loc["orders", "tables"] == "orders"
 
@@ -118,7 +119,7 @@ def test_an_sql_error_is_a_500_problem_naming_the_error_class():
         async with net:
             return await net.client("test").get("http://notes.svc/boom")
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 500
     assert r.headers["content-type"] == PROBLEM_JSON
     doc = r.json()

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from labsvc import Network, create_service
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.data import Pump, PumpError
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
+from labsvc.core import simtime
 
 
 def counter_app():
@@ -30,11 +31,11 @@ def counter_app():
 
 
 async def until(condition, turns=10_000):
-    """Yield to the event loop until ``condition()`` holds; fail after ``turns`` turns (never sleeps)."""
+    """Let 1 ms pass at a time until ``condition()`` holds; fail after ``turns`` turns (simulated time: never sleeps)."""
     for _ in range(turns):
         if condition():
             return
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)  # on simulated time a turn must let time pass, or nothing that takes time ends
     raise AssertionError("condition never held")
 
 
@@ -51,7 +52,7 @@ def test_drain_runs_rounds_until_one_says_there_is_nothing_left():
             rounds = await pump.drain()
             return rounds, pump.rounds, net.calls
 
-    rounds, total, calls = asyncio.run(scenario())
+    rounds, total, calls = simtime.run(scenario())
     assert rounds == 3 and total == 4
     assert set(calls["caller"]) == {"scheduler"} and len(calls) == 4
 
@@ -63,7 +64,7 @@ def test_a_pump_that_never_runs_dry_is_reported_not_waited_for():
             with pytest.raises(ConfigurationError, match="still had work after 5 rounds"):
                 await pump.drain(max_rounds=5)
 
-    asyncio.run(scenario())
+    simtime.run(scenario())
 
 
 def test_a_failing_round_raises_and_is_counted():
@@ -78,10 +79,11 @@ def test_a_failing_round_raises_and_is_counted():
                 await pump.once()
             return pump
 
-    pump = asyncio.run(scenario())
+    pump = simtime.run(scenario())
     assert pump.errors == 2 and pump.last_error == "InstanceDownError"
 
 
+@pytest.mark.realtime  # a fake clock for the backoff next to a network: the loop never waits on the network's time
 def test_the_background_loop_backs_off_on_errors_and_ends_when_the_network_stops():
     async def scenario():
         clock = FakeClock()
@@ -99,7 +101,7 @@ def test_the_background_loop_backs_off_on_errors_and_ends_when_the_network_stops
         await until(lambda: not pump.running)
         return pump, clock, running
 
-    pump, clock, running = asyncio.run(scenario())
+    pump, clock, running = simtime.run(scenario())
     assert running and not pump.running  # stopping the network ended the loop
     assert 0.02 in clock.sleeps and 0.01 in clock.sleeps  # backoff after errors, idle when done
-    asyncio.run(pump.stop())  # harmless after the end
+    simtime.run(pump.stop())  # harmless after the end

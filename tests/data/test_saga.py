@@ -13,7 +13,7 @@ import asyncio
 import httpx
 import pytest
 
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.data import (
     FINAL_STATES,
     SAGA_STEPS,
@@ -22,8 +22,9 @@ from labsvc.data import (
     check_invariants,
     saga_experiment,
 )
-from labsvc.errors import ConfigurationError
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 SEEDS = (0, 1, 2, 3)
 # Every kind of fault at once: shortages (40 units of each product for ~400
@@ -36,7 +37,7 @@ def run_saga(faults, *, seed=0, name="test-saga", **kw):
     kw.setdefault("clock", FakeClock())
     kw.setdefault("timeout", "20ms")
     kw.setdefault("slow_delay", 0.1)
-    return asyncio.run(saga_experiment(faults, seed=seed, name=name, **kw))
+    return simtime.run(saga_experiment(faults, seed=seed, name=name, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +111,14 @@ def steps(log):
 
 
 def test_out_of_stock_cancels_the_order_with_nothing_else_to_undo():
-    r, data = asyncio.run(one_order(SagaFaults(stock=1), name="test-saga-stock"))
+    r, data = simtime.run(one_order(SagaFaults(stock=1), name="test-saga-stock"))
     assert r.status_code == 201 and r.json()["status"] == "CANCELLED" and r.json()["reason"] == "out_of_stock"
     assert steps(data["log"]) == [("create_order", "ok"), ("reserve_stock", "rejected"), ("cancel_order", "ok")]
     assert data["stock"].set_index("product_id").loc[1, "available"] == 1
 
 
 def test_a_declined_payment_releases_the_stock():
-    r, data = asyncio.run(one_order(SagaFaults(decline_rate=1.0), name="test-saga-declined"))
+    r, data = simtime.run(one_order(SagaFaults(decline_rate=1.0), name="test-saga-declined"))
     assert r.json()["status"] == "CANCELLED" and r.json()["reason"] == "payment_declined"
     assert steps(data["log"]) == [("create_order", "ok"), ("reserve_stock", "ok"), ("charge_payment", "rejected"),
                                   ("release_stock", "ok"), ("cancel_order", "ok")]
@@ -127,7 +128,7 @@ def test_a_declined_payment_releases_the_stock():
 
 
 def test_a_late_charge_is_found_by_retrying_with_the_same_idempotency_key():
-    r, data = asyncio.run(one_order(SagaFaults(slow_rate=1.0), name="test-saga-late"))
+    r, data = simtime.run(one_order(SagaFaults(slow_rate=1.0), name="test-saga-late"))
     assert r.json()["status"] == "APPROVED"
     charge = data["log"].query("step == 'charge_payment'").iloc[0]
     assert charge["outcome"] == "ok" and charge["attempts"] == 2  # the first attempt timed out
@@ -135,7 +136,7 @@ def test_a_late_charge_is_found_by_retrying_with_the_same_idempotency_key():
 
 
 def test_a_charge_that_cannot_be_confirmed_is_refunded_and_the_stock_released():
-    r, data = asyncio.run(one_order(SagaFaults(slow_rate=1.0), name="test-saga-refund", attempts=1))
+    r, data = simtime.run(one_order(SagaFaults(slow_rate=1.0), name="test-saga-refund", attempts=1))
     assert r.json()["status"] == "CANCELLED" and r.json()["reason"] == "payment_unavailable"
     assert steps(data["log"])[-3:] == [("refund_payment", "ok"), ("release_stock", "ok"), ("cancel_order", "ok")]
     assert data["charges"]["status"].tolist() == ["REFUNDED"]  # it had been captured: now refunded
@@ -154,7 +155,7 @@ def test_compensations_wait_for_a_down_service_and_recovery_finishes_them():
             finished = await shop.recover()
             return r, still, stuck, finished, await shop.snapshot()
 
-    r, still, stuck, finished, data = asyncio.run(scenario())
+    r, still, stuck, finished, data = simtime.run(scenario())
     assert r.json()["status"] == "COMPENSATING" and r.json()["to_compensate"] == ["release_stock"]
     assert still == 0 and stuck["status"].tolist() == ["COMPENSATING"]
     assert finished == 1
@@ -180,7 +181,7 @@ def test_a_saga_cut_short_is_compensated_by_recovery():
             finished = await shop.recover()
             return cut, finished, await shop.snapshot()
 
-    cut, finished, data = asyncio.run(scenario())
+    cut, finished, data = simtime.run(scenario())
     assert cut["status"].tolist() == ["PENDING"]
     assert finished == 1
     order = data["orders"].iloc[0]
@@ -202,7 +203,7 @@ def test_late_actions_after_their_compensation_are_refused():
             again = await client.delete("http://inventory.svc/reservations/5")
             return late_reserve, late_charge, again, await shop.snapshot()
 
-    late_reserve, late_charge, again, data = asyncio.run(scenario())
+    late_reserve, late_charge, again, data = simtime.run(scenario())
     assert late_reserve.status_code == 409
     assert late_reserve.json()["type"] == "urn:labsvc:problem:reservation-released"
     assert late_charge.status_code == 409 and late_charge.json()["type"] == "urn:labsvc:problem:charge-voided"
@@ -222,7 +223,7 @@ def test_invalid_requests_and_unknown_resources_are_problems():
                 await client.post("http://orders.svc/orders", json={"customer_id": 1, "product_id": 99, "quantity": 1}),
             ]
 
-    bad_product, no_quantity, unknown, unknown_product = asyncio.run(scenario())
+    bad_product, no_quantity, unknown, unknown_product = simtime.run(scenario())
     assert bad_product.status_code == 422 and [e["field"] for e in bad_product.json()["errors"]] == ["body.product_id"]
     assert no_quantity.status_code == 422 and [e["field"] for e in no_quantity.json()["errors"]] == ["body.quantity"]
     assert unknown.status_code == 404 and unknown.json()["type"] == "urn:labsvc:problem:not-found"
@@ -242,7 +243,7 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ConfigurationError, match="inventory_down="):
         SagaFaults(inventory_down=(0.5, 0.2))
     with pytest.raises(ConfigurationError, match="not a scenario"):
-        asyncio.run(saga_experiment("meteor strike"))
+        simtime.run(saga_experiment("meteor strike"))
     from labsvc.data import inventory_app, order_saga_app, payment_app
 
     with pytest.raises(ConfigurationError, match="stock="):
@@ -281,7 +282,7 @@ def test_with_an_events_topic_every_final_state_reaches_the_read_model_exactly_o
             views = (await c.get("http://history.svc/order-views", params={"customer_id": 7})).json()
         return placed, before, failed_relay, relayed, again, polled, views
 
-    placed, before, failed_relay, relayed, again, polled, views = asyncio.run(main())
+    placed, before, failed_relay, relayed, again, polled, views = simtime.run(main())
     assert [r.json()["status"] for r in placed] == ["APPROVED", "CANCELLED", "APPROVED"]  # 9 > 5 in stock
     assert before == {"pending": 3, "published": 0}
     assert failed_relay.status_code == 503 and failed_relay.headers["content-type"] == PROBLEM_JSON

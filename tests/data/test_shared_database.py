@@ -8,8 +8,9 @@ import pytest
 
 from labsvc import Network
 from labsvc.data import customers_app, orders_app, schema_change_experiment
-from labsvc.errors import ConfigurationError
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def results():
         return {d: await schema_change_experiment(d, orders=5, customers=3, seed=4, name=f"test-schema-{d}")
                 for d in ("shared", "per-service")}
 
-    return asyncio.run(both())
+    return simtime.run(both())
 
 
 def test_with_a_shared_database_the_customers_migration_breaks_every_receipt_of_the_orders_service(results):
@@ -74,7 +75,7 @@ def test_invalid_bodies_get_a_422_problem_naming_the_field():
             unknown = await client.post("http://orders.svc/orders", json={"customer_id": 99, "total": 5})
             return bad_total, bad_email, unknown
 
-    bad_total, bad_email, unknown = asyncio.run(scenario())
+    bad_total, bad_email, unknown = simtime.run(scenario())
     for r, field in ((bad_total, "body.total"), (bad_email, "body.email"), (unknown, "body.customer_id")):
         assert r.status_code == 422
         assert r.headers["content-type"] == PROBLEM_JSON
@@ -89,7 +90,7 @@ def test_unknown_resources_get_a_404_problem():
             return [await client.get(u) for u in ("http://orders.svc/orders/7", "http://orders.svc/orders/7/receipt",
                                                   "http://customers.svc/customers/7")]
 
-    for r in asyncio.run(scenario()):
+    for r in simtime.run(scenario()):
         assert r.status_code == 404
         assert r.headers["content-type"] == PROBLEM_JSON
         assert r.json()["type"] == "urn:labsvc:problem:not-found"
@@ -101,4 +102,4 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ConfigurationError, match="versions 1 and 2"):
         customers_app(3)
     with pytest.raises(ConfigurationError, match="design="):
-        asyncio.run(schema_change_experiment("mixed"))
+        simtime.run(schema_change_experiment("mixed"))

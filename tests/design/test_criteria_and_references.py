@@ -12,7 +12,7 @@ import labsvc.design.references as references
 from labsvc.design import Decomposition, load_monolith, load_shop
 from labsvc.design.criteria import foreign_table_access, module_reuse, service_criteria
 from labsvc.design.references import baseline_coverage, mono2micro_side_by_side, published_metrics, usb_baselines
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from labsvc.design import (
     load_monolith,
     load_shop,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 # Numbers from datasets/monoliths/DATA_CARD.md: classes, edges, total weight, LOC
 CARD = {

@@ -16,7 +16,7 @@ from labsvc.design import (
     single_service,
     suggest_by_communities,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 
 def test_services_and_sizes():

@@ -13,7 +13,7 @@ from labsvc.design import (
     Subdomain,
     UnknownContextError,
 )
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.errors import ConfigurationError, LabsvcError
 
 CORE = Subdomain("Sales", "core")
 GENERIC = Subdomain("Payments", "generic")

@@ -43,7 +43,7 @@ from labsvc.design import (
     size_cv,
     structural_modularity,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 approx = pytest.approx
 

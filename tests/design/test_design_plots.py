@@ -13,7 +13,7 @@ from labsvc.design import (
     plot_context_map,
     plot_decomposition,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 
 
 def node_positions(fig: Figure) -> np.ndarray:

@@ -35,11 +35,12 @@ from labsvc.design.topology import (
     service_names,
     summarize_requests,
 )
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
+from labsvc.core import simtime
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from labsvc.errors import ConfigurationError
-from labsvc.experiments.communication import (
+from labsvc.core.errors import ConfigurationError
+from labsvc.messaging.lab import (
     OrderFlow,
     compare_styles,
     delivery_experiment,
@@ -21,12 +21,13 @@ from labsvc.experiments.communication import (
     plot_backlog,
     plot_completion,
 )
-from labsvc.problems import PROBLEM_JSON
+from labsvc.core.problems import PROBLEM_JSON
+from labsvc.core import simtime
 
 
 @pytest.fixture(scope="module")
 def outage():
-    return asyncio.run(compare_styles(down="payment", at="0.5s", outage="0.6s", rate=40, duration="1.6s", seed=3,
+    return simtime.run(compare_styles(down="payment", at="0.5s", outage="0.6s", rate=40, duration="1.6s", seed=3,
                                       name="t-outage"))
 
 
@@ -36,7 +37,7 @@ def deliveries():
         return await asyncio.gather(delivery_experiment(idempotent=True, seed=3, name="t-idem"),
                                     delivery_experiment(idempotent=False, seed=3, name="t-naive"))
 
-    idempotent, naive = asyncio.run(both())
+    idempotent, naive = simtime.run(both())
     return {"idempotent": idempotent, "naive": naive}
 
 
@@ -108,7 +109,7 @@ def test_consumers_call_as_their_own_instance(outage):
 
 
 def test_without_an_outage_the_user_waits_for_the_whole_sync_chain():
-    results = asyncio.run(compare_styles(down=None, duration="0.5s", rate=40, seed=3, name="t-happy"))
+    results = simtime.run(compare_styles(down=None, duration="0.5s", rate=40, seed=3, name="t-happy"))
     s = outage_summary(results).set_index("style")
     assert (s["availability"] == 1.0).all() and (s["completed"] == 1.0).all()
     assert s.loc["sync", "user_p50_ms"] >= 6.0  # three services, 2 ms of work each
@@ -147,7 +148,7 @@ def test_a_failed_sync_order_is_a_problem_document():
             await flow.net.stop_instance("payment-1")
             return await flow.place(flow.net.client("users"), 1)
 
-    r = asyncio.run(main())
+    r = simtime.run(main())
     assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON
     assert r.json()["title"] == "Payment unavailable" and "InstanceDownError" in r.json()["detail"]
 
@@ -156,7 +157,7 @@ def test_bad_arguments_say_what_to_do():
     with pytest.raises(ConfigurationError, match="style='pigeon'"):
         OrderFlow("pigeon")
     with pytest.raises(ConfigurationError, match="down='billing'"):
-        asyncio.run(outage_experiment("sync", down="billing"))
+        simtime.run(outage_experiment("sync", down="billing"))
     with pytest.raises(ConfigurationError, match="crash_before_ack"):
         OrderFlow("async", crash_before_ack=2)
 
@@ -164,3 +165,11 @@ def test_bad_arguments_say_what_to_do():
 def test_plots_return_figures(outage):
     assert len(plot_completion(outage).axes) == 2
     assert plot_backlog(outage["async"]).axes[0].get_ylabel() == "messages"
+
+
+def test_the_chapter_plots_live_in_plots_and_the_lab_re_exports_them():
+    import labsvc.messaging.lab as lab
+    import labsvc.messaging.plots as plots
+
+    assert plots.__all__ == ["plot_completion", "plot_backlog"]
+    assert all(getattr(lab, name) is getattr(plots, name) and name in lab.__all__ for name in plots.__all__)

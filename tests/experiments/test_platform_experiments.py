@@ -7,35 +7,41 @@ import asyncio
 import pytest
 from matplotlib.figure import Figure
 
-from labsvc.experiments.platform import (
+from labsvc.platform.lab import (
     heal_experiment, plot_healing, plot_rollouts, rollout_experiment, rollout_summary,
 )
+from labsvc.core import simtime
 
 
 def test_heal_experiment_restarts_every_instance_after_its_backoff():
-    result = asyncio.run(heal_experiment(instances=2, seconds=41, crash_at=3, crash_again=20, name="t-heal"))
-    restarted = result.events[result.events.reason == "Restarted"][["time", "instance"]].values.tolist()
-    # both after 10 s; web-1's second crash in a row waits 20 s
-    assert restarted == [[13.0, "web-1"], [13.0, "web-2"], [40.0, "web-1"]]
+    result = simtime.run(heal_experiment(instances=2, seconds=41, crash_at=3, crash_again=20, name="t-heal"))
+    events = result.events
+    backoff = events[events.reason == "BackOff"][["time", "instance"]].values.tolist()
+    restarted = events[events.reason == "Restarted"][["time", "instance"]].values.tolist()
+    assert [i for _, i in backoff] == [i for _, i in restarted] == ["web-1", "web-2", "web-1"]
+    # both wait 10 s after the crash at 3 s; web-1's second crash in a row waits 20 s (a start costs a millisecond)
+    assert [round(t) for t, _ in backoff] == [3, 3, 20]
+    waits = [round(back - crash, 6) for (crash, _), (back, _) in zip(backoff, restarted)]
+    assert waits == pytest.approx([10, 10, 20], abs=0.005)
     assert result.timeline["ready"].iloc[-1] == 2
     assert isinstance(plot_healing(result), Figure)
 
 
 def test_a_rolling_update_under_load_completes_without_failures():
-    run = asyncio.run(rollout_experiment("rolling", requests=240, name="t-rolling"))
+    run = simtime.run(rollout_experiment("rolling", rate=15, name="t-rolling"))
     assert run.completed and not run.rolled_back
     summary = rollout_summary({"rolling": run})
-    assert summary.loc[0, "failed"] == 0 and summary.loc[0, "requests"] == 240
+    assert summary.loc[0, "failed"] == 0 and summary.loc[0, "requests"] == 15 * 16   # 16 s of load
     assert isinstance(plot_rollouts({"rolling": run}), Figure)
 
 
 def test_an_unknown_strategy_names_the_known_ones():
     with pytest.raises(KeyError, match="blue-green"):
-        asyncio.run(rollout_experiment("big-bang"))
+        simtime.run(rollout_experiment("big-bang"))
 
 
 def test_the_containers_invoice_job_runs_once_per_day(tmp_path, monkeypatch):
-    from labsvc.experiments.platform import run_invoices
+    from labsvc.platform.lab import run_invoices
     from labsvc.platform import SqliteUpsertWriter
 
     monkeypatch.setenv("LABSVC_BATCH_DIR", str(tmp_path))

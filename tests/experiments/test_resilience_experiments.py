@@ -8,9 +8,9 @@ import random
 import pandas as pd
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError
-from labsvc.experiments.resilience import (
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError
+from labsvc.resilience.lab import (
     AllBreakersOpen,
     BreakerBalancer,
     TailLatency,
@@ -29,6 +29,7 @@ from labsvc.experiments.resilience import (
     retry_storm,
 )
 from labsvc.resilience import CallNotPermitted
+from labsvc.core import simtime
 
 
 def subsequence(wanted, seq) -> bool:
@@ -42,7 +43,7 @@ def breaker_runs():
         return await asyncio.gather(breaker_experiment(breaker=True, seed=4, name="t-breaker-on"),
                                     breaker_experiment(breaker=False, seed=4, name="t-breaker-off"))
 
-    on, off = asyncio.run(both())
+    on, off = simtime.run(both())
     return {"on": on, "off": off}
 
 
@@ -77,7 +78,7 @@ def test_not_permitted_calls_are_events_while_open(breaker_runs):
 
 @pytest.fixture(scope="module")
 def failover():
-    return asyncio.run(compare_failover(seed=4))
+    return simtime.run(compare_failover(seed=4))
 
 
 def test_round_robin_keeps_sending_a_third_to_the_dead_instance(failover):
@@ -101,14 +102,14 @@ def test_breakers_route_around_the_dead_instance_and_a_retry_hides_the_rest(fail
 
 def test_failover_rejects_unknown_strategies_and_instances():
     with pytest.raises(ConfigurationError, match="strategy='pray'"):
-        asyncio.run(failover_experiment("pray"))
+        simtime.run(failover_experiment("pray"))
     with pytest.raises(Exception, match="inventory-9"):
-        asyncio.run(failover_experiment("round robin", dead="inventory-9"))
+        simtime.run(failover_experiment("round robin", dead="inventory-9"))
 
 
 @pytest.fixture(scope="module")
 def storm():
-    return asyncio.run(compare_retry_policies(requests=60, rate=100, seed=4))
+    return simtime.run(compare_retry_policies(requests=60, rate=100, seed=4))
 
 
 def per_request(storm, policy, layer):
@@ -132,14 +133,14 @@ def test_a_retry_budget_keeps_the_bottom_layer_near_one(storm):
 
 
 def test_amplification_is_counted_from_the_call_log():
-    result = asyncio.run(retry_storm("naive", requests=10, rate=100, seed=4, name="t-storm-small"))
+    result = simtime.run(retry_storm("naive", requests=10, rate=100, seed=4, name="t-storm-small"))
     table = amplification(result.calls, result.user_requests)
     assert dict(zip(table["layer"], table["calls"])) == {"a": 30, "b": 90, "c": 270}
     assert int((result.calls["callee"] == "c").sum()) == 270
     stats = result.retries.set_index("caller")
     assert stats.loc["users", "retries"] == 20 and stats.loc["b", "retries"] == 180
     with pytest.raises(ConfigurationError, match="policy='hope'"):
-        asyncio.run(retry_storm("hope"))
+        simtime.run(retry_storm("hope"))
 
 
 def test_fanout_model_matches_the_formula_and_its_p99_grows():
@@ -150,7 +151,7 @@ def test_fanout_model_matches_the_formula_and_its_p99_grows():
 
 
 def test_fanout_on_the_network_has_a_slower_tail_than_one_backend():
-    measured = asyncio.run(fanout_experiment((1, 10), requests=200, rate=200, seed=2, name="t-fanout"))
+    measured = simtime.run(fanout_experiment((1, 10), requests=200, rate=200, seed=2, name="t-fanout"))
     m = measured.set_index("fanout")
     # Counts and lower bounds only: a busy machine adds latency, it never removes the 50 ms draws.
     assert m.loc[10, "slow_share"] > m.loc[1, "slow_share"]
@@ -191,28 +192,19 @@ def test_breaker_balancer_skips_open_instances_and_fails_fast_when_all_are_open(
         BreakerBalancer(failure_rate_threshold=0)
 
 
-def test_the_docstring_examples_of_every_experiment_module_run():
+LAB_MODULES = ["labsvc.core.experiment", "labsvc.resilience.lab", "labsvc.resilience._lab_breaker",
+               "labsvc.resilience._lab_failover", "labsvc.resilience._lab_fanout", "labsvc.resilience._lab_retry_storm",
+               "labsvc.messaging.lab", "labsvc.discovery.lab", "labsvc.platform.lab"]
+
+
+def test_the_docstring_examples_of_every_lab_module_run():
     import doctest
     import importlib
-    import pkgutil
 
-    import labsvc.experiments as package
-
-    names = [m.name for m in pkgutil.iter_modules(package.__path__)]
-    assert {"_failover", "_fanout", "discovery"} <= set(names)
     attempted = 0
-    for name in names:
-        module = importlib.import_module(f"labsvc.experiments.{name}")
+    for name in LAB_MODULES:
+        module = importlib.import_module(name)
         result = doctest.testmod(module)
         assert result.failed == 0, f"{module.__name__}: {result.failed} doctest(s) failed"
         attempted += result.attempted
     assert attempted >= 4
-
-
-def test_the_package_exports_resolve_and_are_documented():
-    import labsvc.experiments as experiments
-
-    for name in experiments.__all__:
-        assert getattr(experiments, name).__doc__, f"labsvc.experiments.{name} has no docstring"
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        experiments.nope  # noqa: B018

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import httpx
 from pydantic import BaseModel
 
-from labsvc.logs import get_logger
-from labsvc.problems import Problem
-from labsvc.service import Request, create_service, http, instance_name
+from labsvc.core.logs import get_logger
+from labsvc.core.problems import Problem
+from labsvc.core.service import Request, create_service, http, instance_name
 
 
 def _log_lifespan(event: str) -> None:
@@ -73,8 +73,8 @@ def heartbeat_sender():
     """Calls inventory from a background task started in its lifespan (no request involved)."""
     import asyncio
 
-    from labsvc.errors import InstanceDownError
-    from labsvc.service import app_client
+    from labsvc.core.errors import InstanceDownError
+    from labsvc.core.service import app_client
 
     @asynccontextmanager
     async def lifespan(app):

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from labsvc import ConfigurationError, Network
-from labsvc.tls import CertificateAuthority
+from labsvc.core.tls import CertificateAuthority
+from labsvc.core import simtime
 
 
 def test_the_ca_issues_certificates_that_verify_against_it(tmp_path):
@@ -44,7 +45,7 @@ def test_mutual_tls_between_the_network_and_its_processes():
         net.add("inventory", "labsvc.auth:inventory_app")
         net.add("orders", "labsvc.auth:orders_app")
         async with net:
-            ca = net._runner.tls
+            ca = net.tls
             directory = ca.directory
             port = net.instance("inventory-1").process.port
             order = await net.client("web").post("http://orders.svc/orders/sku-1")  # child -> proxy -> child, all TLS
@@ -67,7 +68,7 @@ def test_mutual_tls_between_the_network_and_its_processes():
             calls = net.calls
         return order, health, refused, plain, calls, directory
 
-    order, health, refused, plain, calls, directory = asyncio.run(scenario())
+    order, health, refused, plain, calls, directory = simtime.run(scenario())
     assert order.status_code == 201 and order.json()["reserved"] is True
     # the orders process called auth and inventory through the proxy: both hops recorded
     assert {"auth", "inventory"} <= set(calls["callee"])

@@ -17,7 +17,7 @@ import pytest
 
 import labsvc
 from labsvc import Network
-from labsvc.errors import (
+from labsvc.core.errors import (
     ConfigurationError,
     DuplicateInstanceError,
     InstanceDownError,
@@ -26,12 +26,13 @@ from labsvc.errors import (
 )
 
 import netapps
+from labsvc.core import simtime
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return simtime.run(coro)
 
 
 def shop(mode: str, seed: int = 7, inventory_instances: int = 2) -> Network:
@@ -75,7 +76,7 @@ def test_call_log_records_every_hop_with_route_and_shared_trace(mode):
     r, calls = run(scenario())
     assert r.status_code == 200 and r.json()["stock"]["sku"] == "sku-5"
     assert list(calls.columns) == ["caller", "caller_instance", "callee", "instance", "method", "route", "path",
-                                   "status", "error", "fault", "start", "duration", "trace_id"]
+                                   "status", "error", "fault", "start", "duration", "trace_id", "queued", "service"]
     assert len(calls) == 2
     first, second = calls.iloc[0], calls.iloc[1]
     assert (first.caller, first.callee, first.instance, first.route, first.path) == (
@@ -345,8 +346,8 @@ def test_a_service_calls_others_from_its_own_background_task(mode):
 
 
 def test_app_client_needs_a_per_instance_app():
-    from labsvc.errors import NetworkStateError
-    from labsvc.service import app_client, create_service
+    from labsvc.core.errors import NetworkStateError
+    from labsvc.core.service import app_client, create_service
 
     with pytest.raises(NetworkStateError, match="factory"):
         app_client(create_service("alone"))

@@ -9,6 +9,7 @@ import pytest
 from labsvc import Network
 from labsvc.discovery import HttpRegistryClient
 from labsvc.messaging import HttpBrokerClient
+from labsvc.core import simtime
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
@@ -33,7 +34,7 @@ def test_broker_service_delivers_redelivers_and_dead_letters_over_http(mode):
             calls = net.calls
         return first, requeued, again, dead, calls
 
-    first, requeued, again, dead, calls = asyncio.run(scenario())
+    first, requeued, again, dead, calls = simtime.run(scenario())
     assert len(first) == 5 and requeued == 5
     assert [d.message.payload["order"] for d in again] == [0, 1, 2, 3, 4]
     assert all(d.redelivered for d in again)
@@ -56,6 +57,6 @@ def test_registry_service_registers_and_looks_up_over_http(mode):
             health = await net.client().get("http://registry.svc/health")
         return found, health
 
-    found, health = asyncio.run(scenario())
+    found, health = simtime.run(scenario())
     assert [i.instance for i in found] == ["catalog-1"]
     assert health.status_code == 200

@@ -69,3 +69,16 @@ def test_solutions_pass_their_checks(tb):
 
 def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('07.lost-orders', ..., results=outage))")
+
+
+def test_a_real_crash_double_charges_with_ids_in_memory_and_not_with_the_inbox_table(tb):
+    rows = {r["consumer"]: r for r in tb.value("crash_table.to_dict('records')")}
+    memory, durable = rows["memory inbox"], rows["database inbox"]
+    assert memory["crashes"] == durable["crashes"] == 2
+    assert memory["redelivered"] == durable["redelivered"] > 0
+    assert memory["double_charged"] == 2 and memory["charges"] == 18
+    assert durable["double_charged"] == 0 and durable["charges"] == durable["orders"] == 16
+    assert memory["notified"] == durable["notified"] == 16
+    events = tb.value("list(crashes['memory'].history('order-4')['event'])")
+    assert events == ["delivered", "requeued", "delivered", "acked"]
+    assert tb.value("len(crashes['memory'].ledger.query('order_id == 4'))") == 2

@@ -33,6 +33,16 @@ def test_breakers_and_a_retry_route_around_the_dead_instance(tb):
     assert rows["breakers + retry"]["errors"] == 0
 
 
+def test_the_order_of_the_stack_changes_what_reviews_sees(tb):
+    rows = {r["retry"]: r for r in tb.value("order_matters.to_dict('records')")}
+    outside, inside = rows["outside the breaker"], rows["inside the breaker"]
+    assert outside["pages without reviews"] == inside["pages without reviews"] == 10
+    # Outside: every attempt counts, the breaker opens after 4 calls and refuses the retries.
+    # Inside: the breaker judges one outcome per page, after 3 attempts each.
+    assert (outside["calls reaching reviews"], inside["calls reaching reviews"]) == (4, 12)
+    assert (outside["attempts refused by the breaker"], inside["attempts refused by the breaker"]) == (26, 6)
+
+
 def test_naive_retries_storm_and_a_budget_holds_them(tb):
     per = {(r["policy"], r["layer"]): r["per_request"] for r in tb.value("storm.to_dict('records')")}
     assert per[("naive", "c")] == 27.0 > 10

@@ -52,7 +52,7 @@ def test_the_export_is_valid_and_a_broken_one_is_not(tb):
     lines = tb.value("validate_kubernetes(kubernetes_manifests(platform))")
     assert any(line.startswith("HorizontalPodAutoscaler/web") for line in lines)
     assert any(line.startswith("CronJob/invoices") for line in lines)
-    assert tb.value("sorted(written)") == ["Dockerfile", "docker-compose.yml", "k8s", "manifest.yml"]
+    assert tb.value("sorted(written)") == ["Dockerfile", "Dockerfile.dockerignore", "docker-compose.yml", "k8s", "manifest.yml"]
     assert tb.value("validate_compose(compose_file(platform))").startswith("docker-compose.yml: valid")
     tb.inject("""
         try:

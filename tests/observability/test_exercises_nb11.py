@@ -8,7 +8,8 @@ from labsvc.course import check, set_language
 from labsvc.observability import (
     Scraper, exact_quantile, leaf_spans, observed_shop, one_checkout, since_start_quantile, trace_spans,
 )
-from labsvc.load import open_loop
+from labsvc.core.load import open_loop
+from labsvc.core import simtime
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def observed():
                                 caller="users", progress=False)
             return net.spans, trace_id, prometheus.samples, net.calls
 
-    return asyncio.run(scenario())
+    return simtime.run(scenario())
 
 
 def test_slowest_span(observed):

@@ -15,7 +15,7 @@ def test_doctests_run():
     import doctest
     import importlib
 
-    for name in ("_quantile", "_slo", "_scrape", "_logquery", "_tracing", "_metrics", "_observer", "_checkout"):
+    for name in ("_quantile", "_slo", "_scrape", "_logquery", "_tracing", "_metrics", "_observer", "lab"):
         module = importlib.import_module(f"labsvc.observability.{name}")
         result = doctest.testmod(module)
         assert result.failed == 0, f"{name}: {result.failed} doctest(s) failed"

@@ -5,8 +5,9 @@ import asyncio
 import pandas as pd
 import pytest
 
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 from labsvc.observability import observed_shop, query_logs, trace_of
+from labsvc.core import simtime
 
 LOGS = pd.DataFrame([
     {"time": 0.1, "service": "orders", "instance": "orders-1", "level": "INFO", "message": "order placed",
@@ -43,7 +44,7 @@ def test_from_the_error_line_of_a_failed_checkout_to_its_trace():
             failed = await c.post("http://web.svc/orders", json={"product_id": 2})
         return failed, net
 
-    failed, net = asyncio.run(scenario())
+    failed, net = simtime.run(scenario())
     assert failed.status_code == 503
     line = query_logs(net.logs, level="ERROR", service="orders").iloc[0]
     assert line["fields"]["url"] == "http://payment.svc/charges"

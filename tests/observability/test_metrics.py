@@ -7,14 +7,15 @@ import asyncio
 import pytest
 
 from labsvc import FakeClock, Network
-from labsvc.errors import ConfigurationError
-from labsvc.load import open_loop
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.load import open_loop
 from labsvc.observability import (
     LATENCY_BUCKETS, Scraper, bucket_of, exact_quantile, incident_run, observed_shop, parse_exposition, red,
     route_quantile, since_start_quantile, status_class,
 )
 
 import netapps
+from labsvc.core import simtime
 
 
 def test_metrics_are_served_in_the_prometheus_format_by_route_template():
@@ -29,7 +30,7 @@ def test_metrics_are_served_in_the_prometheus_format_by_route_template():
             r = await c.get("http://inventory-1.svc/metrics")
         return r
 
-    r = asyncio.run(scenario())
+    r = simtime.run(scenario())
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=")
     rows = parse_exposition(r.text)
     requests = {(x["route"], x["status_class"]): x["value"] for x in rows if x["metric"] == "http_server_requests_total"}
@@ -56,7 +57,7 @@ def test_the_scraper_paces_itself_on_a_fake_clock_and_records_failures():
             await scraper.scrape()
         return scraper, clock
 
-    scraper, clock = asyncio.run(scenario())
+    scraper, clock = simtime.run(scenario())
     samples = scraper.samples
     assert sorted(samples["time"].unique()) == [10.0, 10.25, 10.5, 10.75, 11.0]
     assert clock.sleeps == [0.25] * 4
@@ -76,7 +77,7 @@ def test_bucket_p95_agrees_with_the_exact_p95_within_the_bucket_width():
                                 requests=150, rate=150, caller="users", progress=False)
             return prometheus.samples, net.calls
 
-    samples, calls = asyncio.run(scenario())
+    samples, calls = simtime.run(scenario())
     checkouts = calls[(calls["callee"] == "web") & (calls["route"] == "/orders")]
     assert len(checkouts) == 150 and (checkouts["status"] == 201).all()
     exact = exact_quantile(checkouts["duration"], 0.95)
@@ -95,7 +96,7 @@ def test_red_sees_the_incident_in_errors_and_duration():
         async with net:
             return await incident_run(net, rate=100, duration="2s", incident=("0.6s", "1.6s"), error_rate=0.5)
 
-    run = asyncio.run(scenario())
+    run = simtime.run(scenario())
     dash = red(run.samples, window=0.3)
     web = dash[(dash["service"] == "web") & (dash["route"] == "/orders")]
     start, end = run.incident
@@ -131,7 +132,7 @@ def test_every_instance_serves_its_own_metrics_in_both_modes(mode):
             await prometheus.scrape()
         return prometheus.samples
 
-    samples = asyncio.run(scenario())
+    samples = simtime.run(scenario())
     stock = samples[(samples["metric"] == "http_server_requests_total") & (samples["route"] == "/stock/{sku}")]
     assert stock.groupby("instance")["value"].sum().to_dict() == {"inventory-1": 2.0, "inventory-2": 1.0}
     # Process mode also counts the readiness probe each child answered at start: probes are requests too.

@@ -3,7 +3,7 @@
 import pytest
 
 from labsvc import FakeClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError
 from labsvc.observability import HOUR, SLO, WORKBOOK_RULES, EventSeries, SLOMonitor, error_budget, evaluate, scaled
 
 MINUTE = 60.0

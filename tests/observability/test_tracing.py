@@ -10,13 +10,14 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from labsvc import Network
-from labsvc.errors import ConfigurationError, NetworkStateError
+from labsvc.core.errors import ConfigurationError, NetworkStateError
 from labsvc.observability import (
     CHECKOUT_TREE, Tracing, leaf_spans, observed_shop, one_checkout, otlp_requested, plot_waterfall, self_time,
     span_tree, trace_spans, waterfall_order,
 )
 
 import netapps
+from labsvc.core import simtime
 
 MODES = ["inprocess", pytest.param("process", marks=pytest.mark.slow)]
 
@@ -34,7 +35,7 @@ def checkout(mode: str):
             calls = net.calls
         return trace_id, net.spans, calls
 
-    return asyncio.run(scenario())
+    return simtime.run(scenario())
 
 
 def test_one_checkout_is_one_tree_across_six_services(mode):
@@ -85,7 +86,7 @@ def test_a_failed_hop_marks_client_and_server_spans():
             r = await net.client("users", trace_id=trace_id).post("http://web.svc/orders", json={"product_id": 1})
         return r, trace_id, net.spans
 
-    r, trace_id, spans = asyncio.run(scenario())
+    r, trace_id, spans = simtime.run(scenario())
     assert r.status_code == 503
     t = trace_spans(spans, trace_id)
     to_payment = t[t["server.address"] == "payment.svc"].iloc[0]
@@ -105,9 +106,9 @@ def test_tracing_is_off_unless_switched_on():
             metrics = await net.client("web").get("http://inventory.svc/metrics")
         return r, metrics, net
 
-    r, metrics, net = asyncio.run(scenario())
+    r, metrics, net = simtime.run(scenario())
     assert r.status_code == 200 and metrics.status_code == 404
-    assert net._observer is None and net.spans.empty
+    assert net.instrumentation is None and net.spans.empty
 
 
 def test_process_mode_must_observe_before_start():
@@ -120,7 +121,7 @@ def test_process_mode_must_observe_before_start():
             net._started = False
 
     with pytest.raises(NetworkStateError, match="before the network starts"):
-        asyncio.run(scenario())
+        simtime.run(scenario())
 
 
 def test_waterfall_puts_children_under_their_parent():
@@ -168,12 +169,12 @@ def test_the_standard_variables_switch_on_the_otlp_exporter(monkeypatch):
         net = observed_shop("inprocess", name="test-obs-otlp")
         async with net:
             trace_id = await one_checkout(net)
-        assert net._observer.tracing.otlp is True
-        assert net._observer.tracing.flush()
+        assert net.instrumentation.tracing.otlp is True
+        assert net.instrumentation.tracing.flush()
         return trace_id
 
     try:
-        trace_id = asyncio.run(scenario())
+        trace_id = simtime.run(scenario())
     finally:
         server.shutdown()
         thread.join()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from labsvc.clock import FakeClock
-from labsvc.network import Network
+from labsvc.core.clock import FakeClock
+from labsvc.core.network import Network
 from labsvc.platform import Platform
+from labsvc.core import simtime
 
 
 def test_replicas_follow_a_load_ramp_up_fast_and_down_only_after_the_window():
@@ -27,7 +28,7 @@ def test_replicas_follow_a_load_ramp_up_fast_and_down_only_after_the_window():
             await platform.run_for(900, every=5)
             status = platform.status()
         return platform.timeline, platform.events, status
-    timeline, events, status = asyncio.run(scenario())
+    timeline, events, status = simtime.run(scenario())
     at = lambda t: int(timeline[timeline.time <= t]["ready"].iloc[-1])  # noqa: E731
     assert at(55) == 1                                   # 20 rps against 20 per instance: one is enough
     assert at(120) == 10                                 # 200 rps needs 10, reached within a minute

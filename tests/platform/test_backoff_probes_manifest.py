@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.platform import AppManifest, CrashLoopBackOff, ManifestError, Probe, ProbeTracker
 
 

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.platform import (
     BatchStatus, ChunkStep, CronSchedule, Job, JobRepository, KubernetesJob, SkipLimitExceeded, SqliteUpsertWriter,
 )
+from labsvc.core import simtime
 
 
 class Crash(Exception):
@@ -102,7 +103,7 @@ def test_kubernetes_job_retries_until_backoff_limit(tmp_path):
     job, repo, writer = make_job(tmp_path, always_crash)
     clock = FakeClock()
     k8s = KubernetesJob(job, backoff_limit=3, clock=clock)
-    assert asyncio.run(k8s.run(run=1)) == "Failed"
+    assert simtime.run(k8s.run(run=1)) == "Failed"
     assert len(k8s.attempts) == 4 and clock.sleeps == [10, 20, 40]
 
 
@@ -117,7 +118,7 @@ def test_kubernetes_job_completes_after_a_crash_by_restarting_from_the_repositor
 
     job, repo, writer = make_job(tmp_path, crash_once)
     k8s = KubernetesJob(job, backoff_limit=6, clock=FakeClock())
-    assert asyncio.run(k8s.run(run=1)) == "Complete"
+    assert simtime.run(k8s.run(run=1)) == "Complete"
     rows = writer.rows()
     assert [a["status"] for a in k8s.attempts] == [BatchStatus.FAILED, BatchStatus.COMPLETED]
     assert len(rows) == 100 and (rows["times"] == 1).all()
@@ -134,5 +135,5 @@ def test_a_schedule_fires_every_period_and_does_not_catch_up():
             await cron.tick()
         clock.advance(3 * 3600)                                 # the controller was down for 3 hours
         await cron.tick()
-    asyncio.run(drive())
+    simtime.run(drive())
     assert cron.fired == [3600, 7200, 18000] and runs == [1, 2, 3]

@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.network import MODES, Network
+from labsvc.core.clock import FakeClock
+from labsvc.core.network import MODES, Network
 from labsvc.platform import ManifestError, Platform
+from labsvc.core import simtime
 
 V1 = "platapps:web_v1"
 
@@ -35,7 +36,7 @@ def test_a_crashed_app_returns_to_its_desired_count_without_anyone_acting(mode):
             healed = len(app.ready_pods())
             r = await net.client().get("http://web.svc/hello")
             return crashed, down, still_down, healed, r.status_code, platform.events
-    crashed, down, still_down, healed, status, events = asyncio.run(scenario())
+    crashed, down, still_down, healed, status, events = simtime.run(scenario())
     assert len(crashed) == 3 and down == 0 and still_down == 0
     assert healed == 3 and status == 200
     assert list(events[events.reason == "BackOff"]["message"].str.contains("10 s")) == [True] * 3
@@ -59,7 +60,7 @@ def test_repeated_crashes_back_off_10_20_40_seconds():
                         clock.advance(1)
                 gaps.append(clock.now() - t_crash)
             return gaps
-    assert asyncio.run(scenario()) == [10, 20, 40, 80]
+    assert simtime.run(scenario()) == [10, 20, 40, 80]
 
 
 def test_a_removed_instance_is_replaced_by_the_replica_controller():
@@ -72,7 +73,7 @@ def test_a_removed_instance_is_replaced_by_the_replica_controller():
             app.pods.pop("web-1")
             await platform.tick()
             return sorted(p.name for p in app.live_pods()), len(app.ready_pods())
-    names, ready = asyncio.run(scenario())
+    names, ready = simtime.run(scenario())
     assert names == ["web-2", "web-3"] and ready == 2
 
 
@@ -99,7 +100,7 @@ def test_failed_readiness_takes_an_instance_out_of_the_balancer_and_liveness_res
             killed = not net.instance("web-1").running
             net.clear_faults("web-1")
             return served, running_while_unready, killed, platform.events
-    served, running, killed, events = asyncio.run(scenario())
+    served, running, killed, events = simtime.run(scenario())
     assert served == {"web-1"} and running
     assert killed
     assert {"Readiness failed", "Liveness failed", "Killing"} <= set(events.reason)
@@ -127,7 +128,7 @@ def test_one_app_scales_stops_and_starts_while_another_keeps_serving():
             await platform.start("web")
             web_back = (await client.get("http://web.svc/hello")).status_code
             return n_web, shop_ok, web_refused, stays_stopped, web_back
-    assert asyncio.run(scenario()) == (3, 200, True, True, 200)
+    assert simtime.run(scenario()) == (3, 200, True, True, 200)
 
 
 def test_routes_are_unique_per_app():
@@ -138,7 +139,7 @@ def test_routes_are_unique_per_app():
             await platform.push(manifest("web", 1, routes=[{"route": "shop.example.com"}]))
             with pytest.raises(ManifestError, match="already belongs to app 'web'"):
                 await platform.push(manifest("shop", 1, routes=[{"route": "shop.example.com"}]))
-    asyncio.run(scenario())
+    simtime.run(scenario())
 
 
 def test_manifest_env_reaches_the_instances_in_process_mode():
@@ -150,7 +151,7 @@ def test_manifest_env_reaches_the_instances_in_process_mode():
             await platform.scale("web", 2)                  # a new instance gets it too
             client = net.client()
             return [(await client.get(f"http://web-{i}.svc/env/PROFILE")).json()["value"] for i in (1, 2)]
-    assert asyncio.run(scenario()) == ["prod", "prod"]
+    assert simtime.run(scenario()) == ["prod", "prod"]
 
 
 def test_until_the_startup_probe_passes_the_instance_is_not_ready_and_liveness_waits():
@@ -169,7 +170,7 @@ def test_until_the_startup_probe_passes_the_instance_is_not_ready_and_liveness_w
                 clock.advance(5)
                 await platform.tick()
             return ready, platform.events
-    ready, events = asyncio.run(scenario())
+    ready, events = simtime.run(scenario())
     assert ready == [0, 0, 0]                      # running, but never in the balancer
     killed = events[events.reason == "Killing"]
     assert list(killed["message"]) == ["startup probe failed"] and list(killed["time"]) == [10.0]

@@ -9,13 +9,14 @@ import re
 import pytest
 import yaml
 
-from labsvc.network import Network
+from labsvc.core.network import Network
 from labsvc.platform import Platform
-from labsvc.clock import FakeClock
+from labsvc.core.clock import FakeClock
 from labsvc.platform.export import (
     ExportError, cloudfoundry_manifest, compose_file, kubernetes_manifests, validate_cloudfoundry, validate_compose,
     validate_kubernetes, write_export,
 )
+from labsvc.core import simtime
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def platform():
             p.add_job("invoices", "platapps:run_job", schedule="0 2 * * *")
             p.add_job("migrate", "platapps:run_job", backoff_limit=2)
         return p
-    return asyncio.run(build())
+    return simtime.run(build())
 
 
 def test_kubernetes_manifests_validate_against_a_current_kubernetes(platform):
@@ -68,7 +69,8 @@ def test_cloud_foundry_manifest_uses_documented_attributes_and_rejects_unknown_o
     assert "valid" in validate_cloudfoundry(cf)
     web = cf["applications"][0]
     assert web["health-check-type"] == "http" and web["health-check-http-endpoint"] == "/health"
-    assert web["routes"] == [{"route": "web.svc"}] and web["instances"] == 3
+    assert web["routes"] == [{"route": "web.svc"}, {"route": "web.apps.internal"}] and web["instances"] == 3
+    assert web["env"]["LABSVC_SERVICE_URL_TEMPLATE"] == "http://{name}.apps.internal:8080"
     assert cf["applications"][1]["health-check-type"] == "port"
     bad = copy.deepcopy(cf)
     bad["applications"][0]["health_check_type"] = "http"  # underscore: not a CF attribute
@@ -104,7 +106,7 @@ def test_write_export_writes_every_file(platform, tmp_path):
     assert compose["services"]["web"]["deploy"]["replicas"] == 3
     assert compose["services"]["web"]["command"][:3] == ["uvicorn", "platapps:web_v1", "--factory"]
     assert len(list(yaml.safe_load_all(written["k8s"].read_text()))) == len(kubernetes_manifests(platform))
-    assert "FROM python:" in written["Dockerfile"].read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim" in written["Dockerfile"].read_text()
     assert compose_file(platform)["services"]["shop"].get("healthcheck") is None
 
 
@@ -115,7 +117,7 @@ def test_a_manifest_command_is_exported_as_given():
         async with net:
             await p.push({"name": "web", "app": "platapps:web_v1", "command": "python -m platapps --port 8000"})
         return p
-    p = asyncio.run(build())
+    p = simtime.run(build())
     assert compose_file(p)["services"]["web"]["command"] == ["python", "-m", "platapps", "--port", "8000"]
     assert cloudfoundry_manifest(p)["applications"][0]["command"] == "python -m platapps --port 8000"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError
 from labsvc.platform import HorizontalPodAutoscaler, desired_replicas, pod_metric_ratio
 
 

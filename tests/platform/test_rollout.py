@@ -8,9 +8,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from labsvc.load import open_loop
-from labsvc.network import Network
-from labsvc.platform import BlueGreen, Canary, CanaryStep, Platform, Recreate, RollingUpdate, ScaledClock, surge_and_unavailable
+from labsvc.core.load import open_loop
+from labsvc.core.network import Network
+from labsvc.platform import BlueGreen, Canary, CanaryStep, Platform, Recreate, RollingUpdate, surge_and_unavailable
+from labsvc.platform.export import topology
+from labsvc.core import simtime
 
 RATE, REQUESTS = 400, 600   # 1.5 s of open-loop load
 
@@ -26,7 +28,7 @@ async def retry_once(client, i):
 def run_rollout(strategy, new_app, version, *, retry=True, replicas=4, name="rollout"):
     async def scenario():
         net = Network(seed=5, name=name)
-        platform = Platform(net, clock=ScaledClock(scale=50))   # a 1 s step takes 20 ms
+        platform = Platform(net)                    # the network's (simulated) clock: a 1 s step costs no wall time
         async with net:
             await platform.push({"name": "web", "app": "platapps:web_v1", "instances": replicas,
                                  "probes": {"readiness": {"path": "/ready"}}})
@@ -39,7 +41,7 @@ def run_rollout(strategy, new_app, version, *, retry=True, replicas=4, name="rol
             calls = net.calls
             final = platform.status()
         return result, run.df, calls, final
-    return asyncio.run(scenario())
+    return simtime.run(scenario())
 
 
 def served_versions(calls: pd.DataFrame, final: pd.DataFrame) -> set:
@@ -101,7 +103,7 @@ def test_a_good_canary_is_promoted():
 def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_can_run_alongside():
     async def scenario():
         net = Network(seed=5, name="after-rollback")
-        platform = Platform(net, clock=ScaledClock(scale=50))
+        platform = Platform(net)
         async with net:
             await platform.push({"name": "web", "app": "platapps:web_v1", "instances": 2,
                                  "probes": {"readiness": {"path": "/ready"}}})
@@ -121,7 +123,7 @@ def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_c
             await controllers
             versions = {(await client.get("http://web.svc/hello")).json()["version"] for _ in range(9)}
             return bad, after_rollback, served, good, platform.status(), versions
-    bad, after_rollback, served, good, status, versions = asyncio.run(scenario())
+    bad, after_rollback, served, good, status, versions = simtime.run(scenario())
     assert bad.rolled_back and after_rollback == ["v1", "v1", "v1"] and served == {"v1"}
     assert good.completed
     assert sorted(status["version"]) == ["v2", "v2", "v2"] and versions == {"v2"}
@@ -129,7 +131,7 @@ def test_after_a_rollback_new_instances_run_the_stable_version_and_controllers_c
 
 @pytest.mark.parametrize("surge,unavailable", [("25%", "25%"), (1, 0), (0, 1), ("50%", "50%")])
 def test_a_rolling_update_keeps_within_max_surge_and_max_unavailable(surge, unavailable):
-    from labsvc.clock import FakeClock
+    from labsvc.core.clock import FakeClock
 
     async def scenario():
         net = Network(seed=5, name="bounds")
@@ -138,10 +140,29 @@ def test_a_rolling_update_keeps_within_max_surge_and_max_unavailable(surge, unav
             await platform.push({"name": "web", "app": "platapps:web_v1", "instances": 4,
                                  "probes": {"readiness": {"path": "/ready"}}})
             return await RollingUpdate(surge, unavailable).run(platform, "web", "platapps:web_v2", "v2")
-    result = asyncio.run(scenario())
+    result = simtime.run(scenario())
     max_surge, max_unavailable = surge_and_unavailable(4, surge, unavailable)
     steps = result.steps
     assert result.completed
     assert (steps["old"] + steps["new"]).max() <= 4 + max_surge
     assert (steps["old_ready"] + steps["new_ready"]).min() >= 4 - max_unavailable
     assert steps.iloc[-1][["old", "new", "new_ready"]].tolist() == [0, 4, 4]
+
+
+def test_app_objects_roll_out_and_each_version_runs_its_own_lifespan():
+    import platapps
+    from labsvc.core.clock import FakeClock
+
+    async def scenario():
+        net = Network(seed=5, name="objects")
+        platform = Platform(net, clock=FakeClock())
+        async with net:
+            await platform.push({"name": "web", "app": platapps.object_v1, "instances": 2})
+            exported = topology(platform)[0]
+            result = await RollingUpdate().run(platform, "web", platapps.object_v2, "v2")
+            client = net.client()
+            answers = {(await client.get("http://web.svc/hello")).json()["version"] for _ in range(4)}
+        return exported, result, answers
+    exported, result, answers = simtime.run(scenario())
+    assert (exported["target"], exported["factory"]) == ("platapps:object_v1", False)   # uvicorn without --factory
+    assert result.completed and answers == {"v2"}        # v2's instances ran v2's lifespan, not v1's

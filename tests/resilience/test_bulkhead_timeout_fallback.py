@@ -8,8 +8,8 @@ import warnings
 import httpx
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError, LabsvcError
 from labsvc.resilience import (
     Bulkhead,
     BulkheadFull,
@@ -23,6 +23,7 @@ from labsvc.resilience import (
     timeout,
     with_timeout,
 )
+from labsvc.core import simtime
 
 
 async def let_others_run(times: int = 5) -> None:
@@ -40,7 +41,7 @@ def test_real_timeout_names_its_limit():
         await with_timeout(never.wait(), 0.05)
 
     with pytest.raises(CallTimeoutError, match=r"within 0\.05 s") as info:
-        asyncio.run(main())
+        simtime.run(main())
     assert isinstance(info.value, TimeoutError)
     assert isinstance(info.value, LabsvcError)
     assert info.value.seconds == 0.05
@@ -50,7 +51,7 @@ def test_fast_call_returns_its_value():
     async def answer():
         return 42
 
-    assert asyncio.run(with_timeout(answer(), "1s")) == 42
+    assert simtime.run(with_timeout(answer(), "1s")) == 42
 
 
 def test_fake_clock_call_that_outruns_the_deadline_times_out():
@@ -65,8 +66,8 @@ def test_fake_clock_call_that_outruns_the_deadline_times_out():
         return "on time"
 
     with pytest.raises(CallTimeoutError, match="within 5 s"):
-        asyncio.run(with_timeout(slow(), 5, clock=clock))
-    assert asyncio.run(with_timeout(quick(), 5, clock=clock)) == "on time"
+        simtime.run(with_timeout(slow(), 5, clock=clock))
+    assert simtime.run(with_timeout(quick(), 5, clock=clock)) == "on time"
 
 
 def test_fake_clock_blocked_call_times_out_when_the_clock_passes_the_deadline():
@@ -83,7 +84,7 @@ def test_fake_clock_blocked_call_times_out_when_the_clock_passes_the_deadline():
         with pytest.raises(CallTimeoutError):
             await task
 
-    asyncio.run(main())
+    simtime.run(main())
 
 
 def test_timeout_context_manager_and_inner_timeouts_pass_through():
@@ -92,7 +93,7 @@ def test_timeout_context_manager_and_inner_timeouts_pass_through():
             raise TimeoutError("the callee's own timeout")
 
     with pytest.raises(TimeoutError, match="callee's own") as info:
-        asyncio.run(main())
+        simtime.run(main())
     assert not isinstance(info.value, CallTimeoutError)
 
 
@@ -103,7 +104,7 @@ def test_bad_timeout_is_a_configuration_error_and_closes_the_coroutine():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "coroutine was never awaited" would fail the test
         with pytest.raises(ConfigurationError, match="timeout"):
-            asyncio.run(with_timeout(answer(), -1))
+            simtime.run(with_timeout(answer(), -1))
 
 
 def test_timeout_object_counts_calls_and_timeouts():
@@ -115,7 +116,7 @@ def test_timeout_object_counts_calls_and_timeouts():
         with pytest.raises(CallTimeoutError):
             await limit.call(clock.sleep, 2)
 
-    asyncio.run(main())
+    simtime.run(main())
     assert (limit.calls, limit.timeouts) == (2, 1)
 
 
@@ -137,7 +138,7 @@ def test_full_bulkhead_rejects_at_once_by_default():
         await asyncio.gather(*holders)
         assert await bulkhead.call(lambda: "room again") == "room again"
 
-    asyncio.run(main())
+    simtime.run(main())
     assert bulkhead.stats() == {"admitted": 3, "rejected": 1, "in_flight": 0, "waiting": 0, "max_in_flight": 2}
 
 
@@ -157,7 +158,7 @@ def test_waiting_call_gets_the_slot_when_one_frees():
         assert await waiter == "served"
         await holder
 
-    asyncio.run(main())
+    simtime.run(main())
     assert (bulkhead.admitted, bulkhead.rejected, bulkhead.in_flight) == (2, 0, 0)
 
 
@@ -177,7 +178,7 @@ def test_waiting_call_is_rejected_after_max_wait_without_leaking_a_slot():
         release.set()
         await holder
 
-    asyncio.run(main())
+    simtime.run(main())
     assert bulkhead.available == 1
     assert (bulkhead.admitted, bulkhead.rejected, bulkhead.waiting) == (1, 1, 0)
 
@@ -193,7 +194,7 @@ def test_bulkhead_frees_the_slot_when_the_call_fails():
             with pytest.raises(OSError):
                 await bulkhead.call(broken)
 
-    asyncio.run(main())
+    simtime.run(main())
     assert (bulkhead.admitted, bulkhead.rejected, bulkhead.in_flight) == (3, 0, 0)
 
 
@@ -207,7 +208,7 @@ def test_bulkhead_caps_concurrency():
     async def main():
         return await asyncio.gather(*(bulkhead.call(work) for _ in range(10)))
 
-    seen = asyncio.run(main())
+    seen = simtime.run(main())
     assert max(seen) == 3
     assert bulkhead.max_in_flight == 3
     assert (bulkhead.admitted, bulkhead.rejected) == (10, 0)
@@ -231,7 +232,7 @@ def test_falls_back_to_a_value_when_the_breaker_is_open():
     async def recommend():
         return await breaker.call(lambda: ["personal picks"])
 
-    assert asyncio.run(fallback.call(recommend)) == ["bestsellers"]
+    assert simtime.run(fallback.call(recommend)) == ["bestsellers"]
     assert fallback.fell_back == 1
     events = fallback.events
     assert events["fell_back"].tolist() == [True]
@@ -255,7 +256,7 @@ def test_falls_back_to_a_function_of_the_error():
         await holder
         return answer
 
-    assert asyncio.run(main()) == "degraded: BulkheadFull"
+    assert simtime.run(main()) == "degraded: BulkheadFull"
 
 
 def test_falls_back_on_timeouts_and_httpx_errors_only():
@@ -278,7 +279,7 @@ def test_falls_back_on_timeouts_and_httpx_errors_only():
             await fallback.call(bug)
         assert await fallback.call(lambda: "fresh") == "fresh"
 
-    asyncio.run(main())
+    simtime.run(main())
     assert (fallback.calls, fallback.fell_back) == (4, 2)
     assert fallback.events["fell_back"].tolist() == [True, True, False]  # the bug raised: no row
 
@@ -295,7 +296,7 @@ def test_falls_back_on_server_error_results():
     async def get():
         return httpx.Response(503)
 
-    assert asyncio.run(fallback.call(get)) == "cached"
+    assert simtime.run(fallback.call(get)) == "cached"
     assert isinstance(seen[0], ResultRecordedAsFailure)
     assert seen[0].result.status_code == 503
 
@@ -307,4 +308,4 @@ def test_fallback_decorate():
     async def count():
         raise CallNotPermitted("stock", "OPEN", 1.0)
 
-    assert asyncio.run(count()) == 0
+    assert simtime.run(count()) == 0

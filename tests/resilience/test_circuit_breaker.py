@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import labsvc.resilience as resilience
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError, LabsvcError
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError, LabsvcError
 from labsvc.resilience import (
     ALLOWED_TRANSITIONS,
     CallNotPermitted,
@@ -21,6 +21,7 @@ from labsvc.resilience import (
     State,
     is_server_error,
 )
+from labsvc.core import simtime
 
 
 def make(clock: FakeClock, **settings) -> CircuitBreaker:
@@ -190,7 +191,7 @@ def test_call_measures_duration_on_the_clock(clock):
         for _ in range(5):
             assert await breaker.call(slow_reply) == "ok"
 
-    asyncio.run(main())
+    simtime.run(main())
     assert breaker.state is State.OPEN
     assert breaker.metrics.slow_calls == 5
 
@@ -252,7 +253,7 @@ def test_call_does_not_run_the_function_when_open(clock):
         ran.append(1)
 
     with pytest.raises(CallNotPermitted):
-        asyncio.run(breaker.call(fetch))
+        simtime.run(breaker.call(fetch))
     assert ran == []
 
 
@@ -303,7 +304,7 @@ def test_cancelled_trial_call_gives_its_permission_back(clock):
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(breaker.call(cancelled))
+        simtime.run(breaker.call(cancelled))
     assert breaker.try_acquire_permission()  # the one trial slot is free again
 
 
@@ -416,7 +417,7 @@ def test_record_result_counts_server_errors_and_returns_them(clock):
     async def main():
         return [await breaker.call(get) for _ in range(5)]
 
-    replies = asyncio.run(main())
+    replies = simtime.run(main())
     assert [r.status_code for r in replies] == [503] * 5
     assert breaker.state is State.OPEN
     assert "ResultRecordedAsFailure" in breaker.events["exception"].iloc[0]
@@ -433,7 +434,7 @@ def test_decorate_wraps_sync_and_async_functions(clock):
     def sync_lookup(x):
         raise OSError("down")
 
-    assert asyncio.run(async_lookup(21)) == 42
+    assert simtime.run(async_lookup(21)) == 42
     with pytest.raises(OSError):
         sync_lookup(1)
     assert breaker.metrics.calls == 2

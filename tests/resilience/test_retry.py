@@ -8,9 +8,10 @@ import random
 import httpx
 import pytest
 
-from labsvc.clock import FakeClock
-from labsvc.errors import ConfigurationError
+from labsvc.core.clock import FakeClock
+from labsvc.core.errors import ConfigurationError
 from labsvc.resilience import Jitter, Retry, RetryBudget, RetryPolicy, is_server_error
+from labsvc.core import simtime
 
 
 class Flaky:
@@ -40,7 +41,7 @@ def test_gives_up_after_max_attempts_and_raises_the_last_error():
     retry = Retry(max_attempts=3, base=1, jitter="none", clock=clock)
     fn = Flaky(OSError("first"), OSError("second"), OSError("third"))
     with pytest.raises(OSError, match="third"):
-        asyncio.run(retry.call(fn))
+        simtime.run(retry.call(fn))
     assert fn.calls == 3
     assert clock.sleeps == [1.0, 2.0]
     assert clock.now() == 3.0
@@ -51,7 +52,7 @@ def test_returns_as_soon_as_an_attempt_succeeds():
     clock = FakeClock()
     retry = Retry(max_attempts=5, base=1, jitter="none", clock=clock)
     fn = Flaky(OSError("reset"), "ok")
-    assert asyncio.run(retry.call(fn)) == "ok"
+    assert simtime.run(retry.call(fn)) == "ok"
     assert fn.calls == 2
     assert clock.sleeps == [1.0]
     assert retry.calls[["attempts", "retries", "outcome", "decision"]].values.tolist() == [[2, 1, "success", "done"]]
@@ -62,7 +63,7 @@ def test_non_retryable_errors_are_not_retried():
     retry = Retry(max_attempts=3, retry_on=(httpx.TransportError,), clock=clock)
     fn = Flaky(ValueError("bad request body"))
     with pytest.raises(ValueError):
-        asyncio.run(retry.call(fn))
+        simtime.run(retry.call(fn))
     assert fn.calls == 1
     assert clock.sleeps == []
     assert retry.stats()["not_retryable"] == 1
@@ -72,7 +73,7 @@ def test_retry_on_accepts_a_predicate():
     retry = Retry(max_attempts=3, retry_on=lambda exc: "retry me" in str(exc), clock=FakeClock())
     fn = Flaky(OSError("retry me"), OSError("fatal"))
     with pytest.raises(OSError, match="fatal"):
-        asyncio.run(retry.call(fn))
+        simtime.run(retry.call(fn))
     assert fn.calls == 2
 
 
@@ -80,9 +81,9 @@ def test_results_can_be_retried_and_the_last_one_is_returned():
     clock = FakeClock()
     retry = Retry(max_attempts=3, retry_on_result=is_server_error, jitter="none", clock=clock)
     recovering = Flaky(httpx.Response(503), httpx.Response(200))
-    assert asyncio.run(retry.call(recovering)).status_code == 200
+    assert simtime.run(retry.call(recovering)).status_code == 200
     down = Flaky(httpx.Response(503))
-    assert asyncio.run(retry.call(down)).status_code == 503  # no exception: the caller sees the reply
+    assert simtime.run(retry.call(down)).status_code == 503  # no exception: the caller sees the reply
     assert down.calls == 3
     assert retry.calls["outcome"].tolist() == ["success", "failure"]
     assert retry.attempts["outcome"].tolist() == ["bad_result", "ok", "bad_result", "bad_result", "bad_result"]
@@ -91,7 +92,7 @@ def test_results_can_be_retried_and_the_last_one_is_returned():
 def test_one_attempt_means_no_retries():
     fn = always_fails()
     with pytest.raises(OSError):
-        asyncio.run(Retry(max_attempts=1, clock=FakeClock()).call(fn))
+        simtime.run(Retry(max_attempts=1, clock=FakeClock()).call(fn))
     assert fn.calls == 1
 
 
@@ -102,8 +103,8 @@ def test_decorate_and_sync_functions():
     async def lookup(x):
         return x + 1
 
-    assert asyncio.run(lookup(1)) == 2
-    assert asyncio.run(retry.call(lambda: "sync")) == "sync"
+    assert simtime.run(lookup(1)) == 2
+    assert simtime.run(retry.call(lambda: "sync")) == "sync"
 
 
 # --- backoff formulas -------------------------------------------------------------
@@ -160,7 +161,7 @@ def test_retry_sleeps_the_policy_delays_on_the_clock():
     clock = FakeClock()
     retry = Retry(max_attempts=5, base=0.1, cap=1, jitter="full", clock=clock, rng=random.Random(5))
     with pytest.raises(OSError):
-        asyncio.run(retry.call(always_fails()))
+        simtime.run(retry.call(always_fails()))
     assert clock.sleeps == RetryPolicy(max_attempts=5, base=0.1, cap=1, jitter="full").delays(random.Random(5))
     assert retry.attempts["delay"].tolist()[:4] == clock.sleeps
     assert retry.calls["total_delay"].iloc[0] == pytest.approx(sum(clock.sleeps))
@@ -171,7 +172,7 @@ def test_same_seed_same_delays():
         clock = FakeClock()
         retry = Retry(max_attempts=4, base=0.05, jitter="decorrelated", seed=seed, clock=clock)
         with pytest.raises(OSError):
-            asyncio.run(retry.call(always_fails()))
+            simtime.run(retry.call(always_fails()))
         return clock.sleeps
 
     assert run(1) == run(1)
@@ -212,7 +213,7 @@ def test_budget_keeps_retries_near_the_ratio_under_total_failure():
             with pytest.raises(OSError):
                 await retry.call(always_fails())
 
-    asyncio.run(main())
+    simtime.run(main())
     stats = retry.stats()
     allowance = 1 * 10  # min_retries_per_second * ttl
     assert 100 <= stats["retries"] <= 0.1 * 1000 + allowance
@@ -229,7 +230,7 @@ def test_without_a_budget_a_dead_callee_sees_three_times_the_load():
             with pytest.raises(OSError):
                 await retry.call(always_fails())
 
-    asyncio.run(main())
+    simtime.run(main())
     assert retry.stats()["attempts"] == 300
 
 

@@ -1,10 +1,15 @@
 """The capstone's chaos experiments, as Chaos Toolkit files beside this module.
 
-Each ``<name>.yaml`` holds a method and its rollbacks; the steady-state
-hypothesis they all test is in ``_hypothesis.yaml`` (users are served in
-every journey, browsing stays fast), so one definition of "steady" serves
-every experiment. :func:`load` gives a complete experiment, :func:`write`
-saves one as a file a learner can edit and load again.
+Each ``<name>.yaml`` is a complete Chaos Toolkit experiment (``chaos
+validate`` accepts every one): the steady-state hypothesis they all test
+(users are served in every journey, browsing stays fast; the same block in
+every file, which a test keeps equal), a method and its rollbacks. Every
+activity names its module: the built-in faults of
+:mod:`labsvc.chaos.activities`, the capstone's own :mod:`~labsvc.capstone.actions`
+and :mod:`~labsvc.capstone.probes`, whose probes measure the notebook's
+traffic, or under ``chaos run`` send a sample through the gateway at
+``LABSVC_GATEWAY_URL``. :func:`load` gives a checked experiment,
+:func:`write` saves one as a file a learner can edit and load again.
 
 >>> sorted(NAMES)
 ['bad_deploy', 'instance_crash', 'partition', 'payment_down', 'slow_dependency']
@@ -20,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from ...chaos import Experiment, load_experiment
+from labsvc.chaos import Experiment, load_experiment
 
-__all__ = ["NAMES", "spec", "load", "write"]
+__all__ = ["NAMES", "path", "spec", "load", "write"]
 
 _HERE = resources.files(__name__)
 NAMES = tuple(sorted(p.name[:-5] for p in _HERE.iterdir() if p.name.endswith(".yaml") and not p.name.startswith("_")))
@@ -30,13 +35,16 @@ NAMES = tuple(sorted(p.name[:-5] for p in _HERE.iterdir() if p.name.endswith(".y
 EXTRAS = ("system",)
 
 
-def spec(name: str) -> dict[str, Any]:
-    """The experiment ``name`` as a dict, with the shared hypothesis filled in."""
+def path(name: str) -> Path:
+    """The file of experiment ``name`` (to give ``chaos validate`` or ``chaos run``)."""
     if name not in NAMES:
         raise KeyError(f"no capstone experiment {name!r}; experiments: {', '.join(NAMES)}")
-    raw = yaml.safe_load((_HERE / f"{name}.yaml").read_text(encoding="utf-8"))
-    raw.setdefault("steady-state-hypothesis", yaml.safe_load((_HERE / "_hypothesis.yaml").read_text(encoding="utf-8")))
-    return raw
+    return Path(str(_HERE / f"{name}.yaml"))
+
+
+def spec(name: str) -> dict[str, Any]:
+    """The experiment ``name`` as a dict, as its file has it."""
+    return yaml.safe_load(path(name).read_text(encoding="utf-8"))
 
 
 def load(name: str) -> Experiment:

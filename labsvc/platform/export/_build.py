@@ -1,67 +1,33 @@
-"""Build the export files from a platform's apps (see :mod:`labsvc.platform.export`)."""
+"""Build the Kubernetes and Cloud Foundry files, validate every file, write the export (see :mod:`labsvc.platform.export`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..._instances import _is_factory
-from ...errors import ConfigurationError
-from ...process import import_string
-from .._controller import App, Platform, _Same
-from .._hpa import DEFAULT_BEHAVIOR
+from labsvc.platform._hpa import DEFAULT_BEHAVIOR
+from labsvc.platform.export._containers import IMAGE, _job_command, compose_file, dockerfile, dockerignore, requirements
+from labsvc.platform.export._topology import (
+    CONTAINER_PORT, DATA_DIR, RUN_AS, SERVICE_URL_TEMPLATES, ExportError, command, entries, jobs_of, port_of,
+    topology,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from labsvc.platform._controller import Platform
 
 __all__ = [
     "CONTAINER_PORT", "K8S_VERSION", "ExportError", "topology", "kubernetes_manifests", "validate_kubernetes",
     "cloudfoundry_manifest", "validate_cloudfoundry", "compose_file", "validate_compose", "dockerfile", "write_export",
 ]
 
-CONTAINER_PORT = 8000
 K8S_VERSION = "1.33.0"   # kubernetes-validate 1.37.0 ships schemas up to 1.37; 1.33 is the oldest still supported
-IMAGE = "labsvc:latest"
-
-
-class ExportError(ConfigurationError):
-    """An export could not be built, or a validator rejected it (the message says which file and field)."""
-
-
-def _target(app: App) -> tuple[str, bool]:
-    spec = app.service.app_spec
-    spec = spec.app if isinstance(spec, _Same) else spec
-    try:
-        return import_string(spec), _is_factory(spec)
-    except Exception as exc:
-        raise ExportError(f"app {app.name!r} cannot be exported: {exc}") from None
-
-
-def topology(platform: Platform) -> list[dict]:
-    """One plain dict per app: name, import target, instances, memory, routes, env, probes, autoscaling."""
-    out = []
-    for app in platform.apps.values():
-        target, factory = _target(app)
-        m = app.manifest
-        out.append({
-            "name": app.name, "target": target, "factory": factory, "command": m.command,
-            "instances": app.desired, "memory": m.memory,
-            "disk_quota": m.disk_quota, "routes": list(m.routes), "env": dict(m.env), "version": app.version,
-            "probes": {k: p for k in ("liveness", "readiness", "startup") if (p := m.probe(k)) is not None},
-            "autoscaling": None if app.hpa is None else {
-                "min": app.hpa.min_replicas, "max": app.hpa.max_replicas, "target": app.hpa.target},
-        })
-    return out
-
-
-def _command(t: dict) -> list[str]:
-    if t.get("command"):
-        return shlex.split(t["command"])     # the manifest's own start command wins
-    cmd = ["uvicorn", t["target"], "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)]
-    return cmd[:2] + ["--factory"] + cmd[2:] if t["factory"] else cmd
+#: Seconds a pod keeps serving after it is told to stop, while its endpoints are removed everywhere.
+PRE_STOP_DRAIN = 5
 
 
 def _mebibytes(size: str) -> str:
@@ -69,36 +35,64 @@ def _mebibytes(size: str) -> str:
     return f"{number * 1024}Mi" if size.upper().startswith(str(number) + "G") else f"{number}Mi"
 
 
-def _probe(p) -> dict:
-    return {"httpGet": {"path": p.path, "port": CONTAINER_PORT}, "periodSeconds": max(1, round(p.period)),
+def _probe(p, port: int) -> dict:
+    action = {"tcpSocket": {"port": port}} if getattr(p, "check", "http") == "port" else \
+        {"httpGet": {"path": p.path, "port": port}}
+    return {**action, "periodSeconds": max(1, round(p.period)),
             "timeoutSeconds": max(1, round(p.timeout)), "failureThreshold": p.failure_threshold,
             "successThreshold": p.success_threshold, "initialDelaySeconds": round(p.initial_delay)}
 
 
-def kubernetes_manifests(platform: Platform, *, image: str = IMAGE) -> list[dict]:
-    """Per app: a ConfigMap (env), a Deployment (replicas, rolling update 25 %, probes), a Service, and an HPA."""
+def kubernetes_manifests(source: Platform | list[dict], *, image: str = IMAGE) -> list[dict]:
+    """Per app: a ConfigMap (env), a Deployment (replicas, probes, preStop drain), a Service, and an HPA.
+
+    Every container gets ``LABSVC_SERVICE_URL_TEMPLATE=http://{name}`` (the
+    Service of that name), probes on the port it listens on, and a ``preStop``
+    pause of :data:`PRE_STOP_DRAIN` seconds: the pod keeps serving while
+    Kubernetes removes it from the Services' endpoints, then gets SIGTERM. An
+    app that keeps data gets a PersistentVolumeClaim mounted at ``/data``
+    (and the ``Recreate`` strategy: one pod at a time owns the volume); an app
+    with named instances learns its pod's name and address from the downward
+    API (``LABSVC_INSTANCE``, ``LABSVC_INSTANCE_URL``), to register them.
+    """
     docs: list[dict] = []
-    for t in topology(platform):
-        name, labels = t["name"], {"app": t["name"]}
+    for t in entries(source):
+        name, labels, port = t["name"], {"app": t["name"]}, port_of(t)
+        env = {"LABSVC_SERVICE_URL_TEMPLATE": SERVICE_URL_TEMPLATES["kubernetes"], **t["env"]}
         container: dict[str, Any] = {
-            "name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": _command(t),
-            "ports": [{"containerPort": CONTAINER_PORT, "name": "http"}],
+            "name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": command(t),
+            "ports": [{"containerPort": port, "name": "http"}],
             "resources": {"limits": {"memory": _mebibytes(t["memory"])}, "requests": {"memory": _mebibytes(t["memory"])}},
+            "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_DRAIN)]}}},
         }
-        if t["env"]:
-            docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-env", "labels": labels},
-                         "data": dict(t["env"])})
-            container["envFrom"] = [{"configMapRef": {"name": f"{name}-env"}}]
+        pod: dict[str, Any] = {"terminationGracePeriodSeconds": PRE_STOP_DRAIN + 25, "containers": [container]}
+        if t["named_instances"]:
+            container["env"] = [
+                {"name": "LABSVC_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "LABSVC_INSTANCE_URL", "value": f"http://$(POD_IP):{port}"},
+            ]
+        if t["data"]:
+            env["LABSVC_DATA_DIR"] = DATA_DIR
+            docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "metadata": {"name": f"{name}-data", "labels": labels},
+                         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+            container["volumeMounts"] = [{"name": "data", "mountPath": DATA_DIR}]
+            pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}}]
+            pod["securityContext"] = {"runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS}
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-env", "labels": labels},
+                     "data": dict(env)})
+        container["envFrom"] = [{"configMapRef": {"name": f"{name}-env"}}]
         for kind, p in t["probes"].items():
-            container[f"{kind}Probe"] = _probe(p)
+            container[f"{kind}Probe"] = _probe(p, port)
+        strategy = ({"type": "Recreate"} if t["data"] else
+                    {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
         docs.append({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": {**labels, "version": t["version"]}},
             "spec": {
-                "replicas": t["instances"], "selector": {"matchLabels": labels},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-                "template": {"metadata": {"labels": {**labels, "version": t["version"]}},
-                             "spec": {"containers": [container]}},
+                "replicas": t["instances"], "selector": {"matchLabels": labels}, "strategy": strategy,
+                "template": {"metadata": {"labels": {**labels, "version": t["version"]}}, "spec": pod},
             },
         })
         docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
@@ -124,14 +118,9 @@ def kubernetes_manifests(platform: Platform, *, image: str = IMAGE) -> list[dict
                     },
                 },
             })
-    for job in platform.jobs.values():
+    for job in jobs_of(source):
         docs.append(_kubernetes_job(job, image))
     return docs
-
-
-def _job_command(job) -> list[str]:
-    module, func = job.target.split(":")
-    return ["python", "-c", f"from {module} import {func}; {func}()"]
 
 
 def _kubernetes_job(job, image: str) -> dict:
@@ -166,29 +155,42 @@ def validate_kubernetes(docs: list[dict], version: str = K8S_VERSION) -> list[st
     return lines
 
 
-def cloudfoundry_manifest(platform: Platform, *, path: str = ".") -> dict:
-    """A Cloud Foundry ``manifest.yml`` (as a dict): one application per app, Python buildpack."""
+def cloudfoundry_manifest(source: Platform | list[dict], *, path: str = ".") -> dict:
+    """A Cloud Foundry ``manifest.yml`` (as a dict): one application per app, Python buildpack.
+
+    Each app also gets the internal route ``<name>.apps.internal`` and
+    ``LABSVC_SERVICE_URL_TEMPLATE=http://{name}.apps.internal:8080``, so
+    services call each other over container-to-container networking (a
+    foundation needs ``cf add-network-policy`` between them). An app with
+    named instances is told its name and address from Cloud Foundry's
+    ``CF_INSTANCE_INDEX`` (``<index>.<name>.apps.internal``). Cloud Foundry
+    has no volumes without a volume service: data lives in the container.
+    """
     apps = []
-    for t in topology(platform):
+    for t in entries(source):
+        cmd = t["command"] or " ".join(command(t)).replace(str(port_of(t)), "$PORT")  # CF gives the port in $PORT
+        if t["named_instances"]:
+            cmd = (f"LABSVC_INSTANCE={t['name']}-$CF_INSTANCE_INDEX "
+                   f"LABSVC_INSTANCE_URL=http://$CF_INSTANCE_INDEX.{t['name']}.apps.internal:$PORT {cmd}")
         entry: dict[str, Any] = {
             "name": t["name"], "instances": t["instances"], "memory": t["memory"], "disk_quota": t["disk_quota"],
-            "path": path, "buildpacks": ["python_buildpack"],
-            # Cloud Foundry gives the app its port in $PORT.
-            "command": t["command"] or " ".join(_command(t)).replace(str(CONTAINER_PORT), "$PORT"),
-            "routes": [{"route": r} for r in t["routes"]],
+            "path": path, "buildpacks": ["python_buildpack"], "command": cmd,
+            "routes": [{"route": r} for r in t["routes"]] + [{"route": f"{t['name']}.apps.internal"}],
         }
         live = t["probes"].get("liveness")
-        if live is not None:
+        if live is not None and getattr(live, "check", "http") == "http":
             entry.update({"health-check-type": "http", "health-check-http-endpoint": live.path,
                           "health-check-invocation-timeout": max(1, round(live.timeout))})
         else:
-            entry["health-check-type"] = "port"
+            entry["health-check-type"] = "port"           # Cloud Foundry's default: the app accepts connections
         ready = t["probes"].get("readiness")
-        if ready is not None:
+        if ready is not None and getattr(ready, "check", "http") == "http":
             entry.update({"readiness-health-check-type": "http", "readiness-health-check-http-endpoint": ready.path,
                           "readiness-health-check-interval": max(1, round(ready.period))})
-        if t["env"]:
-            entry["env"] = dict(t["env"])
+        elif ready is not None:
+            entry.update({"readiness-health-check-type": "port",
+                          "readiness-health-check-interval": max(1, round(ready.period))})
+        entry["env"] = {"LABSVC_SERVICE_URL_TEMPLATE": SERVICE_URL_TEMPLATES["cloudfoundry"], **t["env"]}
         apps.append(entry)
     return {"version": 1, "applications": apps}
 
@@ -227,57 +229,43 @@ def validate_compose(compose: dict) -> str:
     return f"docker-compose.yml: valid ({len(compose['services'])} services)"
 
 
-def compose_file(platform: Platform, *, image: str = IMAGE) -> dict:
-    """A ``docker-compose.yml`` (as a dict): one service per app, replicas, env and a health check."""
-    services = {}
-    for t in topology(platform):
-        svc: dict[str, Any] = {"image": image, "command": _command(t), "deploy": {"replicas": t["instances"],
-                                                                  "resources": {"limits": {"memory": t["memory"]}}}}
-        if t["env"]:
-            svc["environment"] = dict(t["env"])
-        live = t["probes"].get("liveness")
-        if live is not None:
-            url = f"http://127.0.0.1:{CONTAINER_PORT}{live.path}"
-            svc["healthcheck"] = {
-                "test": ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout={live.timeout:g})"],
-                "interval": f"{live.period:g}s", "timeout": f"{live.timeout:g}s", "retries": live.failure_threshold}
-        services[t["name"]] = svc
-    for job in platform.jobs.values():
-        # A one-shot service, started only on demand: docker compose --profile jobs run <job>
-        services[job.name] = {"image": image, "command": _job_command(job), "restart": "no", "profiles": ["jobs"]}
-    # No top-level 'name': the project is named after the export's folder (or `docker compose -p NAME`).
-    return {"services": services}
+def write_export(source: Platform | list[dict], folder: str | Path, *, image: str = IMAGE,
+                 k8s_version: str = K8S_VERSION, service_requirements: list[str] | tuple[str, ...] | None = None,
+                 compose_image: str | None = None) -> dict[str, Path]:
+    """Write Dockerfile, docker-compose.yml, k8s/*.yaml and manifest.yml into ``folder`` after validating them.
 
-
-def dockerfile(*, python: str = "3.11") -> str:
-    """One image for every service: the labsvc package installed; each service's command picks its app."""
-    return (
-        f"# One image for every labsvc service; docker-compose.yml / the Deployments choose the app per service.\n"
-        f"FROM python:{python}-slim\n"
-        f"WORKDIR /app\n"
-        f"COPY . /app\n"
-        f"RUN pip install --no-cache-dir .\n"
-        f"EXPOSE {CONTAINER_PORT}\n"
-        f"USER nobody\n"
-    )
-
-
-def write_export(platform: Platform, folder: str | Path, *, image: str = IMAGE,
-                 k8s_version: str = K8S_VERSION) -> dict[str, Path]:
-    """Write Dockerfile, docker-compose.yml, k8s/*.yaml and manifest.yml into ``folder`` after validating them."""
+    ``source`` is a Platform or a written-out topology. With
+    ``service_requirements`` (distribution names), the image installs only
+    those, at labsvc's pins, from ``requirements.txt`` (written too);
+    otherwise it installs labsvc with all its dependencies.
+    ``compose_image`` names the image in docker-compose.yml when it differs
+    from ``image``.
+    """
     folder = Path(folder)
     (folder / "k8s").mkdir(parents=True, exist_ok=True)
-    k8s = kubernetes_manifests(platform, image=image)
+    k8s = kubernetes_manifests(source, image=image)
     validate_kubernetes(k8s, k8s_version)
     # Cloud Foundry resolves 'path' from the manifest's folder: point it at the project (the current folder).
     rel = os.path.relpath(Path.cwd(), folder.resolve())
-    cf = cloudfoundry_manifest(platform, path=str(Path.cwd()) if rel.count("..") > 2 else rel)
+    cf = cloudfoundry_manifest(source, path=str(Path.cwd()) if rel.count("..") > 2 else rel)
     validate_cloudfoundry(cf)
-    compose = compose_file(platform, image=image)
+    compose = compose_file(source, image=compose_image or image)
     validate_compose(compose)
     written = {"Dockerfile": folder / "Dockerfile", "docker-compose.yml": folder / "docker-compose.yml",
                "manifest.yml": folder / "manifest.yml", "k8s": folder / "k8s" / "labsvc.yaml"}
-    written["Dockerfile"].write_text(dockerfile(), encoding="utf-8")
+    # The build context is the project (the current folder): the requirements file's path in it.
+    req_path = os.path.relpath(folder.resolve() / "requirements.txt", Path.cwd())
+    if req_path.startswith(".."):
+        req_path = "requirements.txt"
+    with_requirements = service_requirements is not None
+    written["Dockerfile"].write_text(dockerfile(with_requirements=with_requirements, requirements_path=req_path),
+                                     encoding="utf-8")
+    written["Dockerfile.dockerignore"] = folder / "Dockerfile.dockerignore"
+    written["Dockerfile.dockerignore"].write_text(dockerignore(req_path if with_requirements else None),
+                                                  encoding="utf-8")
+    if with_requirements:
+        written["requirements.txt"] = folder / "requirements.txt"
+        written["requirements.txt"].write_text(requirements(service_requirements), encoding="utf-8")
     written["docker-compose.yml"].write_text(yaml.safe_dump(compose, sort_keys=False), encoding="utf-8")
     written["manifest.yml"].write_text(yaml.safe_dump(cf, sort_keys=False), encoding="utf-8")
     written["k8s"].write_text(yaml.safe_dump_all(k8s, sort_keys=False), encoding="utf-8")

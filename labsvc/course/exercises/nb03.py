@@ -1,0 +1,70 @@
+"""Checkers for notebook 03 (coupling, cohesion and decomposition)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pandas as pd
+
+from labsvc.course import Feedback, exercise
+from labsvc.design.decomposition import Decomposition
+from labsvc.design.metrics import change_impact, compare
+from labsvc.core.errors import ConfigurationError
+
+#: Exercise 1: a candidate must keep at least this many services and no service
+#: may hold more than this share of the modules (a monolith in disguise does not count).
+MIN_SERVICES = 5
+MAX_LARGEST_SHARE = 0.4
+
+
+@exercise("03.beat-baseline")
+def beat_baseline(answer, graph: nx.DiGraph, changes: pd.DataFrame, baseline: Decomposition) -> Feedback:
+    """``answer`` is a :class:`Decomposition` of the shop that beats ``baseline`` (lower icp, higher
+    modularity, no more services per change) with >= 5 services, none holding > 40 % of the modules."""
+    if not isinstance(answer, Decomposition):
+        return Feedback(False, "answer with a Decomposition, e.g. shop.decompositions['ddd'].merge([...], into=...)",
+                        ko="Decomposition으로 답하세요. 예: shop.decompositions['ddd'].merge([...], into=...)")
+    try:
+        answer.validate(graph)
+    except ConfigurationError as exc:
+        return Feedback(False, str(exc),
+                        ko=f"이 분할안은 쓸 수 없습니다: {exc}")
+    table = compare({"yours": answer, "baseline": baseline}, graph, changes)
+    yours, base = table.loc["yours"], table.loc["baseline"]
+    if yours["services"] < MIN_SERVICES:
+        return Feedback(False, f"{int(yours['services'])} services: keep at least {MIN_SERVICES}, or the "
+                               "coupling vanishes only because there is nothing left to couple",
+                        ko=f"서비스가 {int(yours['services'])}개입니다. {MIN_SERVICES}개 이상은 유지하세요. 그러지 않으면 결합도가 사라지는 것은 결합할 대상이 남지 않았기 때문일 뿐입니다")
+    if yours["largest_share"] > MAX_LARGEST_SHARE:
+        return Feedback(False, f"your largest service holds {yours['largest_share']:.0%} of the modules "
+                               f"(at most {MAX_LARGEST_SHARE:.0%}): a monolith in disguise",
+                        ko=f"가장 큰 서비스가 전체 모듈의 {yours['largest_share']:.0%}를 갖고 있습니다(최대 {MAX_LARGEST_SHARE:.0%}). 모놀리스가 이름만 바꾼 셈입니다")
+    scores = (f"icp {yours['icp']:.3f} vs {base['icp']:.3f}, modularity {yours['modularity']:.3f} vs "
+              f"{base['modularity']:.3f}, services per change {yours['services_per_change']:.3f} vs "
+              f"{base['services_per_change']:.3f}")
+    if not (yours["icp"] < base["icp"] and yours["modularity"] > base["modularity"]
+            and yours["services_per_change"] <= base["services_per_change"]):
+        return Feedback(False, f"not better on all three yet: {scores}. Which services talk to each other "
+                               "most (service_dependencies) and change together (change_impact)?",
+                        ko=f"아직 세 지표 모두에서 낫지는 않습니다: {scores}. 어떤 서비스들이 서로 가장 많이 통신하고(service_dependencies) 함께 바뀌는지(change_impact) 보세요")
+    return Feedback(True, f"better on all three: {scores}.",
+                    ko=f"세 지표 모두에서 더 낫습니다: {scores}.")
+
+
+@exercise("03.most-services")
+def most_services(answer, changes: pd.DataFrame, decomposition: Decomposition) -> Feedback:
+    """``answer`` is the id of a change that touches the most services of ``decomposition``."""
+    impact = change_impact(changes, decomposition)
+    top = int(impact["services"].max())
+    best = sorted(impact.loc[impact["services"] == top, "change_id"])
+    if answer not in set(impact["change_id"]):
+        return Feedback(False, f"{answer!r} is not a change id of the history (they look like 'CH-001')",
+                        ko=f"{answer!r}은(는) 변경 이력에 있는 change id가 아닙니다('CH-001' 같은 형식입니다)")
+    if answer not in best:
+        mine = int(impact.loc[impact["change_id"] == answer, "services"].iloc[0])
+        return Feedback(False, f"{answer} touches {mine} service(s); some change touches {top}",
+                        ko=f"{answer}은(는) 서비스 {mine}개를 건드립니다. {top}개를 건드리는 변경이 있습니다")
+    others = f" (tied with {', '.join(b for b in best if b != answer)})" if len(best) > 1 else ""
+    touched = impact.loc[impact["change_id"] == answer, "touched"].iloc[0]
+    return Feedback(True, f"{answer} touches {top} services: {', '.join(touched)}{others}. Each would "
+                          "need its own team and release to ship it.",
+                    ko=f"{answer}은(는) 서비스 {top}개를 건드립니다: {', '.join(touched)}{others}. 이 변경을 내보내려면 서비스마다 담당 팀과 릴리스가 따로 필요합니다.")

@@ -1,0 +1,131 @@
+"""Checkers for notebook 08 (service discovery and load balancing)."""
+
+from __future__ import annotations
+
+import math
+
+from labsvc.course import Feedback, exercise, is_number
+
+
+def _stages(lab) -> list[tuple[str, str, float]]:
+    """(English name, Korean name, seconds) of every wait a crash goes through in ``lab``, longest case."""
+    registry, cache = lab.registry, getattr(lab, "response_cache", None)
+    lease = registry.lease_duration * (2 if getattr(registry, "eureka_renew_bug", False) else 1)
+    return [
+        ("lease", "리스", lease),
+        ("eviction run", "퇴출 주기", registry.eviction_interval),
+        ("response cache", "응답 캐시", cache.update_interval if cache is not None else 0.0),
+        ("client fetch", "클라이언트 조회", lab.discovery.refresh_interval),
+        ("balancer list", "밸런서 목록", lab.servers.refresh_interval),
+    ]
+
+
+@exercise("08.stale-bound")
+def stale_bound(answer, lab) -> Feedback:
+    if any(getattr(lab, name, None) is None for name in ("registry", "discovery", "servers")):
+        return Feedback(False, "pass a DiscoveryLab you built: check(..., lab=sclb_lab)",
+                        ko="직접 만든 DiscoveryLab을 넘겨주세요: check(..., lab=sclb_lab)")
+    stages = _stages(lab)
+    truth = sum(seconds for _, _, seconds in stages)
+    registry = lab.registry
+    if not is_number(answer) or not math.isclose(answer, truth):
+        doubled = getattr(registry, "eureka_renew_bug", False)
+        if doubled and is_number(answer) and math.isclose(answer, truth - registry.lease_duration):
+            return Feedback(False, "close: but this registry copies Eureka's Lease.renew, which adds the lease "
+                                   "duration once more on every renewal, so a crashed instance's lease lasts twice "
+                                   "lab.registry.lease_duration after its last heartbeat",
+                            ko="거의 맞았습니다. 하지만 이 레지스트리는 Eureka의 Lease.renew를 그대로 따라 하므로, 갱신할 "
+                               "때마다 리스 기간을 한 번 더 더합니다. 그래서 죽은 인스턴스의 리스는 마지막 하트비트 뒤 "
+                               "lab.registry.lease_duration의 두 배 동안 유지됩니다")
+        if is_number(answer) and math.isclose(answer, registry.lease_duration + registry.eviction_interval
+                                              + lab.discovery.refresh_interval):
+            return Feedback(False, "that is the registry and the client's cache only: two more caches stand between "
+                                   "an eviction and the calls, the server's read-only response cache "
+                                   "(lab.response_cache.update_interval) and the balancer's list "
+                                   "(lab.servers.refresh_interval); and look at lab.registry.eureka_renew_bug",
+                            ko="그것은 레지스트리와 클라이언트 캐시뿐입니다. 퇴출과 호출 사이에는 캐시가 두 개 더 있습니다. "
+                               "서버의 읽기 전용 응답 캐시(lab.response_cache.update_interval)와 밸런서의 목록"
+                               "(lab.servers.refresh_interval)입니다. lab.registry.eureka_renew_bug도 살펴보세요")
+        return Feedback(False, "add up every wait, each at its longest: the lease running out after the last heartbeat "
+                               "(twice lease_duration when eureka_renew_bug is on), the eviction task getting round to "
+                               "it, the server's response cache, the client's registry fetch and the balancer's list "
+                               "refresh",
+                        ko="모든 대기 시간을 가장 긴 경우로 더하세요. 마지막 하트비트 뒤 리스가 만료되는 시간"
+                           "(eureka_renew_bug가 켜져 있으면 lease_duration의 두 배), 퇴출 작업이 그 인스턴스를 처리할 "
+                           "차례가 오는 시간, 서버의 응답 캐시, 클라이언트의 레지스트리 조회, 그리고 밸런서 목록 갱신입니다")
+    parts = " + ".join(f"{name} {seconds:g}" for name, _, seconds in stages)
+    parts_ko = " + ".join(f"{name} {seconds:g}" for _, name, seconds in stages)
+    return Feedback(True, f"{truth:g} s with these settings ({parts}). A clean shutdown skips the first two: "
+                          f"{sum(s for _, _, s in stages[2:]):g} s at most.",
+                    ko=f"이 설정에서는 {truth:g}초입니다({parts_ko}). 정상 종료는 앞의 두 단계를 건너뛰므로 길어야 "
+                       f"{sum(s for _, _, s in stages[2:]):g}초입니다.")
+
+
+@exercise("08.silent-instances")
+def silent_instances(answer, registry) -> Feedback:
+    n = registry.status()["instances"] if hasattr(registry, "status") else 0
+    if n != 10:
+        return Feedback(False, f"register 10 instances in a fresh ServiceRegistry and pass it (it holds {n})",
+                        ko=f"새 ServiceRegistry에 인스턴스 10개를 등록해서 넘겨주세요(지금은 {n}개가 있습니다)")
+    per_instance = registry.expected_renewals_per_minute / n
+    threshold = registry.renewal_threshold
+    # Self-preservation switches on when renewals fall to the threshold or below.
+    truth = max(k for k in range(n + 1) if (n - k) * per_instance > threshold) if n * per_instance > threshold else 0
+    if isinstance(answer, bool) or not isinstance(answer, int) or answer != truth:
+        return Feedback(False, f"the registry expects {registry.expected_renewals_per_minute:g} renewals a minute and "
+                               f"keeps evicting only above {threshold}; each silent instance takes away "
+                               f"{per_instance:g}",
+                        ko=f"이 레지스트리는 1분에 {registry.expected_renewals_per_minute:g}번의 갱신을 기대하고, "
+                           f"갱신이 {threshold}번을 넘을 때만 퇴출을 계속합니다. 조용해진 인스턴스 하나마다 "
+                           f"{per_instance:g}번씩 줄어듭니다")
+    return Feedback(True, f"{truth}: with {truth + 1} silent instances renewals drop to "
+                          f"{(n - truth - 1) * per_instance:g} a minute, at or below the threshold of {threshold}, "
+                          f"and the registry stops evicting.",
+                    ko=f"{truth}개입니다. 조용해진 인스턴스가 {truth + 1}개가 되면 갱신이 1분에 "
+                       f"{(n - truth - 1) * per_instance:g}번으로 떨어져 임계값 {threshold} 이하가 되고, "
+                       f"레지스트리는 퇴출을 멈춥니다.")
+
+
+@exercise("08.join-delay")
+def join_delay(answer, result) -> Feedback:
+    events = getattr(result, "events", None)
+    if events is None or not (events["event"] == "join").any():
+        return Feedback(False, "pass the result of a run with a join step, e.g. lab.run([(0.3, 'join')])",
+                        ko="join 단계가 있는 실행의 결과를 넘겨주세요. 예: lab.run([(0.3, 'join')])")
+    join = events[events["event"] == "join"].iloc[0]
+    r = result.requests
+    served = r[(r["instance"] == join["instance"]) & r["ok"] & (r["time"] >= join["time"])]
+    if served.empty:
+        return Feedback(False, f"{join['instance']} never got a request: run the load longer after the join",
+                        ko=f"{join['instance']}은(는) 요청을 하나도 받지 못했습니다. 합류 뒤에 부하를 더 오래 돌리세요")
+    truth = float(served["time"].min()) - float(join["time"])
+    if not is_number(answer) or not math.isclose(answer, truth, rel_tol=0.02, abs_tol=0.5):
+        return Feedback(False, "subtract the join event's time from the time of the first request the new instance "
+                               "answered (both in seconds on the network's clock)",
+                        ko="새 인스턴스가 처음 응답한 요청의 시각에서 join 이벤트의 시각을 빼세요(둘 다 네트워크 시계 기준 초)")
+    settings = getattr(result, "settings", None) or {}
+    most = sum(settings.get(k) or 0.0 for k in ("response_cache_interval", "refresh_interval", "lb_refresh_interval"))
+    return Feedback(True, f"{truth:.0f} s: the new instance registered at once, but the news had to pass the "
+                          f"server's response cache, the caller's registry fetch and its balancer's list "
+                          f"(at most {most:g} s in all) before a request went there.",
+                    ko=f"{truth:.0f}초입니다. 새 인스턴스는 곧바로 등록되었지만, 그 소식이 서버의 응답 캐시, 호출자의 "
+                       f"레지스트리 조회, 밸런서 목록(모두 합쳐 최대 {most:g}초)을 차례로 거친 뒤에야 요청이 그쪽으로 "
+                       f"갔습니다.")
+
+
+@exercise("08.ewma-share")
+def ewma_share(answer, table) -> Feedback:
+    if not hasattr(table, "columns") or set(table.get("balancer", [])) != {"ewma"}:
+        return Feedback(False, "pass the per-instance table of balancer_experiment('ewma', ...): the first of the two "
+                               "values it returns",
+                        ko="balancer_experiment('ewma', ...)가 돌려주는 두 값 중 첫 번째인 인스턴스별 표를 넘겨주세요")
+    slow = table.iloc[-1]  # the last instance is the slow one
+    truth = float(slow["share"])
+    if not is_number(answer) or not math.isclose(answer, truth,
+                                                                                             abs_tol=1e-9):
+        return Feedback(False, f"read the 'share' of {slow['instance']} (the slow instance) in the table",
+                        ko=f"표에서 {slow['instance']}(느린 인스턴스)의 'share'를 읽으세요")
+    return Feedback(True, f"{truth:.1%} to the slow instance: EWMA also remembers how slow each instance was, "
+                          f"not only how many calls it has in flight.",
+                    ko=f"느린 인스턴스로 {truth:.1%}가 갔습니다. EWMA는 처리 중인 호출 수뿐 아니라 각 인스턴스가 얼마나 "
+                       f"느렸는지도 기억합니다.")

@@ -1,0 +1,78 @@
+"""Checkers for notebook 13 (deployment on a platform)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from labsvc.course import Feedback, exercise, is_number
+from labsvc.platform import CrashLoopBackOff, HorizontalPodAutoscaler, desired_replicas
+
+# The HPA question's numbers: 8 instances at 45 requests/s each, target 20, at most 20 instances.
+HPA_CURRENT, HPA_METRIC, HPA_TARGET, HPA_MAX = 8, 45, 20, 20
+# The back-off question: the delay before the restart that follows the 6th crash in a row.
+BACKOFF_CRASHES = 6
+
+
+@exercise("13.hpa-first-sync")
+def hpa_first_sync(answer) -> Feedback:
+    from labsvc.core.clock import FakeClock
+
+    hpa = HorizontalPodAutoscaler(target=HPA_TARGET, min_replicas=1, max_replicas=HPA_MAX, clock=FakeClock())
+    truth = hpa.reconcile(HPA_CURRENT, HPA_METRIC)
+    formula = desired_replicas(HPA_CURRENT, HPA_METRIC, HPA_TARGET)
+    if not is_number(answer):
+        return Feedback(False, "answer with a number of instances", ko="인스턴스 개수(숫자)로 답하세요")
+    if answer == formula:
+        return Feedback(False, f"{formula} is what the formula asks for; one sync may add at most the larger of "
+                               f"100 % and 4 instances (the scale-up policy)",
+                        ko=f"{formula}은 공식이 요구하는 값입니다. 한 번의 동기화에서는 100 %와 4개 중 큰 쪽까지만 "
+                           f"늘릴 수 있습니다(scale-up 정책)")
+    if answer != truth:
+        return Feedback(False, "start from ceil(current x metric / target), then apply the scale-up limit: "
+                               "max(current x 2, current + 4)",
+                        ko="ceil(현재 개수 x 지표 / 목표)에서 시작해 scale-up 한도 max(현재 x 2, 현재 + 4)를 적용하세요")
+    return Feedback(True, f"{truth}: the formula wants {formula}, the policy allows {truth} in this 15 s period; the "
+                          f"next sync reaches {formula}.",
+                    ko=f"{truth}: 공식은 {formula}을 원하지만 정책이 이번 15초 주기에 {truth}까지만 허용합니다. "
+                       f"다음 동기화에서 {formula}에 도달합니다.")
+
+
+@exercise("13.backoff")
+def backoff(answer) -> Feedback:
+    b = CrashLoopBackOff()
+    delays = [b.next_delay() for _ in range(BACKOFF_CRASHES)]
+    truth = delays[-1]
+    if not is_number(answer):
+        return Feedback(False, "answer with a number of seconds", ko="초 단위 숫자로 답하세요")
+    if math.isclose(answer, 10 * 2 ** (BACKOFF_CRASHES - 1)):
+        return Feedback(False, "the doubling does not go on for ever: Kubernetes caps the back-off",
+                        ko="두 배씩 끝없이 늘어나지 않습니다. Kubernetes는 back-off에 상한을 둡니다")
+    if not math.isclose(answer, truth):
+        return Feedback(False, "the first restart waits 10 s, each next one twice as long, up to 5 minutes",
+                        ko="첫 재시작은 10초를 기다리고, 그다음은 매번 두 배, 최대 5분까지입니다")
+    return Feedback(True, f"{truth:g} s: the delays were {', '.join(f'{d:g}' for d in delays)}; after 10 minutes "
+                          f"of running without a crash the back-off starts over at 10 s.",
+                    ko=f"{truth:g}초: 지연은 {', '.join(f'{d:g}' for d in delays)}초였습니다. 10분 동안 죽지 않고 "
+                       f"돌면 back-off는 다시 10초부터 시작합니다.")
+
+
+@exercise("13.canary-share")
+def canary_share(answer, run) -> Feedback:
+    load = getattr(run, "load", None)
+    if not isinstance(load, pd.DataFrame) or "ok" not in load:
+        return Feedback(False, "pass the canary run: check(..., run=runs['canary (bad v3)'])",
+                        ko="canary 실행 결과를 넘기세요: check(..., run=runs['canary (bad v3)'])")
+    if not getattr(run, "rolled_back", False):
+        return Feedback(False, "this run was not rolled back; pass the run of the bad canary",
+                        ko="이 실행은 롤백되지 않았습니다. 잘못된 canary의 실행 결과를 넘기세요")
+    truth = float((~load["ok"]).mean())
+    if not is_number(answer) or not math.isclose(answer, truth, abs_tol=1e-9):
+        return Feedback(False, "count the rows of run.load whose ok is False and divide by the number of rows",
+                        ko="run.load에서 ok가 False인 행의 수를 전체 행 수로 나누세요")
+    weight = float(run.steps["weight"].max())
+    return Feedback(True, f"{truth:.1%} of all requests failed: the canary had {weight:.0%} of the traffic only "
+                          f"during its first step, and the analysis sent it back before the {weight:.0%} became more.",
+                    ko=f"전체 요청의 {truth:.1%}가 실패했습니다. canary는 첫 단계 동안에만 트래픽의 {weight:.0%}를 "
+                       f"받았고, 분석이 그 이상 늘기 전에 되돌렸습니다.")

@@ -1,0 +1,61 @@
+"""Notebook 06's experiments: each runs the data services on a network of its own and returns DataFrames.
+
+- :func:`schema_change_experiment`: the shared-database anti-pattern. Ship
+  version 2 of the customers service (a column split in two) and watch the
+  orders service's receipts fail when both share a database, and not when
+  each owns its own (:mod:`._lab_schema`);
+- :func:`composition_experiment`: a query across three services answered by
+  the API composer three ways (sequential, parallel, batched), measured in
+  hops and latency, and with the delivery service down
+  (:mod:`._lab_composition`);
+- :class:`CqrsShop`: the CQRS command side, a broker and the read model,
+  with the pumps that move events; it measures the read model's lag
+  (:func:`lag_summary`) and whether it converges. :func:`outbox_experiment`
+  takes the broker down in the middle of a run, with a transactional outbox
+  and with direct publishing (:mod:`._lab_cqrs`);
+- :func:`saga_experiment`: many concurrent orders through the place-order
+  saga under injected faults (:data:`SCENARIOS`), then recovery, then
+  :func:`check_invariants` on every service's data (:mod:`._lab_saga`).
+
+The services they run are the package's service modules
+(:mod:`labsvc.data.customers`, :mod:`~labsvc.data.orders`,
+:mod:`~labsvc.data.delivery`, :mod:`~labsvc.data.order_summary`,
+:mod:`~labsvc.data.order_command`, :mod:`~labsvc.data.order_history`,
+:mod:`~labsvc.data.saga_orchestrator`, :mod:`~labsvc.data.inventory`,
+:mod:`~labsvc.data.payment`); the plots are in :mod:`labsvc.data.plots`.
+"""
+
+from __future__ import annotations
+
+from labsvc.data._lab_composition import (
+    CompositionResult,
+    composition_experiment,
+    composition_network,
+    expected_hops,
+    seed_composition,
+)
+from labsvc.data._lab_cqrs import Convergence, CqrsShop, OutboxResult, lag_summary, outbox_experiment
+from labsvc.data._lab_saga import (
+    OUTCOMES,
+    SCENARIOS,
+    SagaFaults,
+    SagaResult,
+    SagaShop,
+    check_invariants,
+    outcome_of,
+    saga_experiment,
+)
+from labsvc.data._lab_schema import SchemaChangeResult, schema_change_experiment
+from labsvc.data._lab_seed import CUSTOMER_NAMES
+
+__all__ = [
+    # the shared-database anti-pattern
+    "CUSTOMER_NAMES", "schema_change_experiment", "SchemaChangeResult",
+    # API composition
+    "composition_network", "seed_composition", "composition_experiment", "CompositionResult", "expected_hops",
+    # CQRS
+    "CqrsShop", "Convergence", "lag_summary", "outbox_experiment", "OutboxResult",
+    # saga
+    "OUTCOMES", "SagaFaults", "SCENARIOS", "SagaShop", "SagaResult", "saga_experiment", "check_invariants",
+    "outcome_of",
+]

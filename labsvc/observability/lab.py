@@ -1,0 +1,181 @@
+"""The experiments of notebook 11: the shop's checkout, observed.
+
+The checkout of the example shop (:mod:`labsvc.shop`) crosses six services:
+``web`` calls ``orders``, which calls ``catalog``, ``inventory``, the external
+``payment`` provider and ``delivery``. :func:`observed_shop` builds it with
+tracing and metrics on; :func:`one_checkout` places one order and returns
+its trace id; :func:`incident_run` sends a bounded open-loop stream of
+checkouts while a :class:`~labsvc.observability.Scraper` collects every
+instance's ``/metrics``, and breaks ``payment`` for a while in the middle
+(errors and slowness), the incident the dashboards show. :func:`slo_run` does
+the same for hours of simulated time at a low rate, without scraping, so that
+burn-rate alerts can be evaluated on windows of their true lengths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from labsvc.core.clock import parse_duration
+from labsvc.core.errors import ConfigurationError
+from labsvc.core.faults import LogNormal
+from labsvc.core.load import open_loop
+from labsvc.core.network import Network
+from labsvc.shop import build_shop
+from labsvc.observability._scrape import Scraper
+from labsvc.core.simtime import follows_network
+
+__all__ = ["observed_shop", "one_checkout", "incident_run", "ObservedRun", "CHECKOUT", "CHECKOUT_TREE",
+           "STEADY_LATENCY", "slo_run", "SLORun"]
+
+#: What a user sends to check out.
+CHECKOUT = ("POST", "http://web.svc/orders")
+#: The parent -> child span edges of one checkout's trace (:func:`~labsvc.observability.span_tree`):
+#: users -> web -> orders -> {catalog, inventory, payment, delivery}, each hop a client span and a server span.
+CHECKOUT_TREE = [
+    ("users client POST", "web server POST /orders"),
+    ("web server POST /orders", "web client POST"),
+    ("web client POST", "orders server POST /orders"),
+    ("orders server POST /orders", "orders client GET"),
+    ("orders client GET", "catalog server GET /products/{product_id}"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "inventory server POST /reservations"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "payment server POST /charges"),
+    ("orders server POST /orders", "orders client POST"),
+    ("orders client POST", "delivery server POST /deliveries"),
+]
+#: The inventory's everyday latency (its database, say): a median of 2 ms with a long tail.
+STEADY_LATENCY = LogNormal("2ms", 0.6)
+
+
+def observed_shop(mode: str = "inprocess", *, seed: int = 11, name: str = "nb11-shop") -> Network:
+    """The microservice shop with OpenTelemetry tracing and RED metrics switched on."""
+    net = build_shop("microservices", seed=seed, mode=mode, name=name)
+    net.observe(tracing=True, metrics=True)
+    net.fault("inventory", latency=STEADY_LATENCY)
+    return net
+
+
+@follows_network
+async def one_checkout(net: Network, product_id: int = 3, caller: str = "users") -> str:
+    """Place one order through ``web`` and return the trace id it ran under."""
+    trace_id = net.new_trace_id()
+    r = await net.client(caller, trace_id=trace_id).post(CHECKOUT[1], json={"product_id": product_id, "quantity": 1})
+    r.raise_for_status()
+    return trace_id
+
+
+@dataclass
+class ObservedRun:
+    """What an observed load run left behind: each request, hop, span, log line and scraped sample."""
+
+    requests: pd.DataFrame
+    calls: pd.DataFrame
+    spans: pd.DataFrame
+    logs: pd.DataFrame
+    samples: pd.DataFrame
+    incident: tuple[float, float]  # network time when payment broke and when it was healed
+    t0: float  # network time when the load started
+    scrape_failures: pd.DataFrame  # scrapes that got no answer (they cross the same broken network)
+
+    def checkouts(self) -> pd.DataFrame:
+        """The hops users made into web: one row per checkout, on the network's time axis."""
+        c = self.calls
+        return c[(c["caller"] == "users") & (c["callee"] == "web") & (c["start"] >= self.t0)].reset_index(drop=True)
+
+
+@follows_network
+async def incident_run(net: Network, *, rate: float = 120, duration: float | str = "4s",
+                       incident: tuple[Any, Any] = ("1.5s", "2.5s"), error_rate: float = 0.4,
+                       incident_latency: Any = "80ms", scrape_interval: float | str = "100ms",
+                       seed: int = 11) -> ObservedRun:
+    """Checkouts at ``rate`` per second for ``duration``; ``payment`` fails and slows down during ``incident``.
+
+    ``incident`` is (start, end) from the start of the load. ``net`` must be
+    started and observed (:func:`observed_shop`).
+    """
+    start, end = (parse_duration(x, name="incident") for x in incident)
+    t0 = net.now()
+    when: list[float] = []  # when the fault really began and ended (a busy loop wakes up late)
+
+    async def break_payment() -> None:
+        await asyncio.sleep(start)
+        net.fault("payment", error_rate=error_rate, latency=incident_latency)
+        when.append(net.now())
+        await asyncio.sleep(end - start)
+        net.clear_faults("payment")
+        when.append(net.now())
+
+    async def checkout(client, i):
+        return await client.post(CHECKOUT[1], json={"product_id": 1 + i % 10, "quantity": 1})
+
+    async with Scraper(net, interval=scrape_interval) as prometheus:
+        run, _ = await asyncio.gather(
+            open_loop(net, checkout, rate=rate, duration=duration, caller="users", timeout=2.0, progress=False),
+            break_payment(),
+        )
+    failures = pd.DataFrame(prometheus.failures, columns=["time", "instance", "error"])
+    return ObservedRun(run.df, net.calls, net.spans, net.logs, prometheus.samples, (when[0], when[1]), t0, failures)
+
+
+@dataclass
+class SLORun:
+    """A long, quiet checkout run (:func:`slo_run`): one row per checkout, and when payment was broken.
+
+    ``checkouts`` are the users -> web hops of the call log (network time);
+    ``incident`` is when payment broke and was healed, in seconds since the
+    load started, the time axis of :attr:`answered`.
+    """
+
+    checkouts: pd.DataFrame
+    incident: tuple[float, float]
+    t0: float  # network time when the load started
+    rate: float  # checkouts per second
+
+    @property
+    def answered(self) -> pd.Series:
+        """When each checkout was answered, in seconds since the load started (an SLO event counts then)."""
+        return self.checkouts["start"] + self.checkouts["duration"] - self.t0
+
+
+@follows_network
+async def slo_run(net: Network, *, rate: float = 0.1, duration: float | str = "8h",
+                  incident: tuple[Any, Any] = ("6h", "7h"), error_rate: float = 0.4,
+                  incident_latency: Any = "80ms") -> SLORun:
+    """Checkouts at ``rate`` per second for ``duration``; ``payment`` fails and slows down during ``incident``.
+
+    Hours long on simulated time (``net.run`` moves the clock straight to
+    the next event), and bounded: ``rate * duration`` checkouts, 2,880 with
+    the defaults. Nothing is scraped; the SLO is computed from the call log.
+    ``incident`` is (start, end) from the start of the load.
+    """
+    start, end = (parse_duration(x, name="incident") for x in incident)
+    total = parse_duration(duration, name="duration")
+    if not 0 <= start < end <= total:
+        raise ConfigurationError(f"incident={incident!r} must lie within the run (0 to {duration})")
+    t0 = net.now()
+    when: list[float] = []
+
+    async def break_payment() -> None:
+        await asyncio.sleep(start)
+        net.fault("payment", error_rate=error_rate, latency=incident_latency)
+        when.append(net.now())
+        await asyncio.sleep(end - start)
+        net.clear_faults("payment")
+        when.append(net.now())
+
+    async def checkout(client, i):
+        return await client.post(CHECKOUT[1], json={"product_id": 1 + i % 10, "quantity": 1})
+
+    await asyncio.gather(
+        open_loop(net, checkout, rate=rate, duration=total, caller="users", timeout=2.0, progress=False),
+        break_payment(),
+    )
+    c = net.calls
+    checkouts = c[(c["caller"] == "users") & (c["callee"] == "web") & (c["start"] >= t0)].reset_index(drop=True)
+    return SLORun(checkouts, (when[0] - t0, when[1] - t0), t0, rate)
