@@ -42,6 +42,7 @@ from labsvc.messaging._lab_flow import (
     outage_experiment,
     outage_summary,
 )
+from labsvc.messaging._lab_explore import double_charge_workflow
 from labsvc.messaging._lab_order_flow import FLOW, STYLES, OrderFlow
 from labsvc.messaging.plots import plot_backlog, plot_completion
 
@@ -63,4 +64,5 @@ __all__ = [
     "delivery_summary",
     "plot_completion",
     "plot_backlog",
+    "double_charge_workflow",
 ]

@@ -82,3 +82,31 @@ def test_a_real_crash_double_charges_with_ids_in_memory_and_not_with_the_inbox_t
     events = tb.value("list(crashes['memory'].history('order-4')['event'])")
     assert events == ["delivered", "requeued", "delivered", "acked"]
     assert tb.value("len(crashes['memory'].ledger.query('order_id == 4'))") == 2
+
+
+def test_the_explorer_finds_the_double_charge_and_proves_the_inbox_clean_within_the_bound(tb):
+    assert tb.value("found.counterexample.script") == [1]
+    assert tb.value("found.counterexample.violated") == ["no order charged twice", "every order charged once"]
+    assert tb.value("found.runs") == 2 and tb.value("found.exhausted") is True
+    assert tb.value("again.violated") == tb.value("found.counterexample.violated")
+    assert tb.value("list(again.calls['status'])") == [0, 200]
+    assert tb.value("len(again.state)") == 2  # order 1 charged twice
+    assert tb.value("clean.counterexample is None") is True
+    assert tb.value("clean.exhausted") is True and tb.value("clean.runs") == 2
+    assert tb.value("clean.distinct_states") == 1
+    assert "no invariant was violated" in tb.value("clean.summary()")
+
+
+def test_the_explore_steps_solution_passes_and_a_wrong_answer_fails(tb):
+    assert "replace the ..." in tb.value("repr(check('07.explore-steps', answer, result=lost_reply))")
+    tb.inject("""
+        lost_reply4 = await explore(double_charge_workflow("memory"), budget=Budget(lose_reply=1))
+        answer4 = len(lost_reply4.counterexample.script) if lost_reply4.counterexample else None
+        ok4 = bool(check("07.explore-steps", answer4, result=lost_reply4))
+        wrong4 = bool(check("07.explore-steps", 1, result=lost_reply4))
+        ok4_crash = bool(check("07.explore-steps", 1, result=found))
+        wrong4_crash = bool(check("07.explore-steps", None, result=found))
+        wrong4_type = bool(check("07.explore-steps", 1, result=runs["naive"]))
+    """)
+    assert tb.value("answer4 is None") is True and tb.ref("ok4") is True and tb.ref("wrong4") is False
+    assert tb.ref("ok4_crash") is True and tb.ref("wrong4_crash") is False and tb.ref("wrong4_type") is False

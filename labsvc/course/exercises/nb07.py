@@ -80,3 +80,38 @@ def double_charges(answer, result) -> Feedback:
                           f"back, and a consumer that does not remember what it did does it again.",
                     ko=f"주문 {truth}건이 두 번 이상 결제되었습니다. ack를 잃을 때마다 메시지가 다시 돌아왔고, 자기가 한 일을 "
                        f"기억하지 못하는 소비자는 같은 일을 또 했습니다.")
+
+
+@exercise("07.explore-steps")
+def explore_steps(answer, result) -> Feedback:
+    """``answer``: the length of the shortest counterexample's script, or None; ``result``: the Exploration."""
+    if not all(hasattr(result, a) for a in ("counterexample", "exhausted", "runs")):
+        return Feedback(False, "pass the Exploration that explore(...) returned: check(..., result=lost_reply)",
+                        ko="explore(...)가 돌려준 Exploration을 넘겨주세요: check(..., result=lost_reply)")
+    cx = result.counterexample
+    if cx is None and not result.exhausted:
+        return Feedback(False, f"this exploration stopped after {result.runs} runs, before it covered its bounded "
+                               f"space, so it cannot say there is no counterexample: raise max_runs and explore again",
+                        ko=f"이 탐색은 {result.runs}번 실행한 뒤, 한정된 공간을 다 돌기 전에 멈췄습니다. 그래서 반례가 "
+                           f"없다고 말할 수 없습니다. max_runs를 늘려 다시 탐색하세요")
+    truth = None if cx is None else len(cx.script)
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
+        return Feedback(False, f"answer with a whole number (the length of the shortest counterexample's script) "
+                               f"or None (no counterexample), not {answer!r}",
+                        ko=f"정수(가장 짧은 반례 스크립트의 길이) 또는 None(반례 없음)으로 답하세요. 적은 값: {answer!r}")
+    if answer != truth:
+        return Feedback(False, "look at result.counterexample: None means no run broke an invariant; otherwise "
+                               "count the choices in its script",
+                        ko="result.counterexample을 보세요. None이면 불변식을 깬 실행이 없다는 뜻이고, 아니면 그 "
+                           "script의 선택 개수를 세면 됩니다")
+    if truth is None:
+        return Feedback(True, f"no double charge in {result.runs} runs, the whole bounded space. A lost reply leaves "
+                              f"payment running with its memory: the retry is a duplicate the consumer remembers "
+                              f"and skips. Only a crash makes it forget.",
+                        ko=f"실행 {result.runs}번, 한정된 공간 전체에서 이중 결제가 없었습니다. 응답을 잃어도 "
+                           f"payment는 메모리를 가진 채 살아 있습니다. 재시도는 소비자가 기억하는 중복이라 건너뜁니다. "
+                           f"잊게 만드는 것은 크래시뿐입니다.")
+    return Feedback(True, f"{truth} choice(s): script {cx.script}, found in {result.runs} runs. Breadth-first, no "
+                          f"shorter script breaks an invariant.",
+                    ko=f"선택 {truth}개입니다. 스크립트 {cx.script}, 실행 {result.runs}번 만에 찾았습니다. 너비 우선 "
+                       f"탐색이므로 이보다 짧은 스크립트로는 불변식이 깨지지 않습니다.")
