@@ -13,8 +13,13 @@ def test_one_app_scales_while_the_other_is_stopped(tb):
 
 def test_the_crashed_app_heals_after_its_backoff(tb):
     events = tb.value("heal.events[['time', 'instance', 'reason']].to_dict('records')")
+    backoffs = [(e["time"], e["instance"]) for e in events if e["reason"] == "BackOff"]
     restarts = [(e["time"], e["instance"]) for e in events if e["reason"] == "Restarted"]
-    assert restarts == [(15.0, "web-1"), (15.0, "web-2"), (15.0, "web-3"), (45.0, "web-1")]
+    assert [i for _, i in backoffs] == [i for _, i in restarts] == ["web-1", "web-2", "web-3", "web-1"]
+    assert [round(t) for t, _ in backoffs] == [5, 5, 5, 25]     # the crashes
+    # 10 s after the first crash, 20 s after web-1's second in a row (plus the simulated start-up millisecond)
+    waits = [back - crash for (crash, _), (back, _) in zip(backoffs, restarts)]
+    assert waits == pytest.approx([10, 10, 10, 20], abs=0.01)
     assert tb.value("heal.status['state'].tolist()") == ["Running"] * 3
 
 
@@ -32,7 +37,7 @@ def test_the_hpa_follows_the_ramp_and_waits_before_scaling_down(tb):
 
 
 def test_rolling_and_blue_green_lose_nothing_and_the_canary_rolls_back(tb):
-    rows = {r["strategy"]: r for r in tb.value("rollout_summary(runs).to_dict('records')")}
+    rows = {r["run"]: r for r in tb.value("rollout_summary(runs).to_dict('records')")}
     assert rows["rolling"]["failed"] == 0 and rows["rolling"]["completed"]
     assert rows["blue-green"]["failed"] == 0 and rows["blue-green"]["completed"]
     assert rows["recreate"]["failed"] > 0
