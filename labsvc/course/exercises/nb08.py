@@ -23,8 +23,8 @@ def _stages(lab) -> list[tuple[str, str, float]]:
 @exercise("08.stale-bound")
 def stale_bound(answer, lab) -> Feedback:
     if any(getattr(lab, name, None) is None for name in ("registry", "discovery", "servers")):
-        return Feedback(False, "pass a DiscoveryLab you built: check(..., lab=sclb_lab)",
-                        ko="직접 만든 DiscoveryLab을 넘겨주세요: check(..., lab=sclb_lab)")
+        return Feedback(False, "pass a DiscoveryLab you built: check(..., lab=crash_lab)",
+                        ko="직접 만든 DiscoveryLab을 넘겨주세요: check(..., lab=crash_lab)")
     stages = _stages(lab)
     truth = sum(seconds for _, _, seconds in stages)
     registry = lab.registry
@@ -39,13 +39,16 @@ def stale_bound(answer, lab) -> Feedback:
                                "lab.registry.lease_duration의 두 배 동안 유지됩니다")
         if is_number(answer) and math.isclose(answer, registry.lease_duration + registry.eviction_interval
                                               + lab.discovery.refresh_interval):
-            return Feedback(False, "that is the registry and the client's cache only: two more caches stand between "
-                                   "an eviction and the calls, the server's read-only response cache "
-                                   "(lab.response_cache.update_interval) and the balancer's list "
-                                   "(lab.servers.refresh_interval); and look at lab.registry.eureka_renew_bug",
-                            ko="그것은 레지스트리와 클라이언트 캐시뿐입니다. 퇴출과 호출 사이에는 캐시가 두 개 더 있습니다. "
-                               "서버의 읽기 전용 응답 캐시(lab.response_cache.update_interval)와 밸런서의 목록"
-                               "(lab.servers.refresh_interval)입니다. lab.registry.eureka_renew_bug도 살펴보세요")
+            return Feedback(False, "that is the doubled lease alone, or the lease, the eviction run and the client's "
+                                   "fetch: every stage adds its own wait at its longest, the lease (doubled when "
+                                   "lab.registry.eureka_renew_bug is on), the eviction run, the server's read-only response "
+                                   "cache (lab.response_cache.update_interval), the client's fetch and the balancer's list "
+                                   "(lab.servers.refresh_interval)",
+                            ko="그것은 두 배가 된 리스 하나이거나, 리스와 퇴출 주기와 클라이언트 조회의 합입니다. 모든 "
+                               "단계가 가장 긴 경우의 기다림을 저마다 더합니다. 리스(lab.registry.eureka_renew_bug가 "
+                               "켜져 있으면 두 배), 퇴출 주기, 서버의 읽기 전용 응답 캐시"
+                               "(lab.response_cache.update_interval), 클라이언트 조회, 밸런서 목록"
+                               "(lab.servers.refresh_interval)입니다")
         return Feedback(False, "add up every wait, each at its longest: the lease running out after the last heartbeat "
                                "(twice lease_duration when eureka_renew_bug is on), the eviction task getting round to "
                                "it, the server's response cache, the client's registry fetch and the balancer's list "
@@ -90,8 +93,9 @@ def silent_instances(answer, registry) -> Feedback:
 def join_delay(answer, result) -> Feedback:
     events = getattr(result, "events", None)
     if events is None or not (events["event"] == "join").any():
-        return Feedback(False, "pass the result of a run with a join step, e.g. lab.run([(0.3, 'join')])",
-                        ko="join 단계가 있는 실행의 결과를 넘겨주세요. 예: lab.run([(0.3, 'join')])")
+        return Feedback(False, "pass the result of a run with a join step, "
+                               "e.g. lab.run([(150, 'join')], duration='4min')",
+                        ko="join 단계가 있는 실행의 결과를 넘겨주세요. 예: lab.run([(150, 'join')], duration='4min')")
     join = events[events["event"] == "join"].iloc[0]
     r = result.requests
     served = r[(r["instance"] == join["instance"]) & r["ok"] & (r["time"] >= join["time"])]
