@@ -24,7 +24,7 @@ Names :func:`make_balancer` understands, and what each picks:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from labsvc.core.balancer import Balancer, RoundRobin
 from labsvc.core.errors import ConfigurationError
@@ -48,6 +48,16 @@ def _require_candidates(candidates: Sequence[str]) -> None:
         raise ConfigurationError(
             "choose() needs at least one candidate instance, e.g. ['catalog-1', 'catalog-2']"
         )
+
+
+def _better_of_two(candidates: Sequence[str], rng: random.Random, cost: Callable[[str], float]) -> str:
+    """Draw two distinct candidates at random and keep the cheaper; on a tie the first draw (already random)."""
+    _require_candidates(candidates)
+    if len(candidates) == 1:
+        return candidates[0]
+    first, second = rng.sample(range(len(candidates)), 2)
+    a, b = candidates[first], candidates[second]
+    return b if cost(b) < cost(a) else a
 
 
 class Random:
@@ -142,13 +152,7 @@ class PowerOfTwoChoices(_OutstandingCounts):
     name = "power of two choices"
 
     def choose(self, candidates: Sequence[str], rng: random.Random) -> str:
-        _require_candidates(candidates)
-        if len(candidates) == 1:
-            return candidates[0]
-        first, second = rng.sample(range(len(candidates)), 2)
-        a, b = candidates[first], candidates[second]
-        # On a tie keep the first draw: it is already random.
-        return b if self.outstanding(b) < self.outstanding(a) else a
+        return _better_of_two(candidates, rng, self.outstanding)
 
     def __repr__(self) -> str:
         return "PowerOfTwoChoices()"
@@ -195,12 +199,7 @@ class EwmaLatency(_OutstandingCounts):
         )
 
     def choose(self, candidates: Sequence[str], rng: random.Random) -> str:
-        _require_candidates(candidates)
-        if len(candidates) == 1:
-            return candidates[0]
-        first, second = rng.sample(range(len(candidates)), 2)
-        a, b = candidates[first], candidates[second]
-        return b if self.cost(b) < self.cost(a) else a
+        return _better_of_two(candidates, rng, self.cost)
 
     def __repr__(self) -> str:
         return f"EwmaLatency(alpha={self.alpha})"
