@@ -6,19 +6,35 @@ pytestmark = pytest.mark.slow
 # tb: notebooks/12_configuration_and_security.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
-def test_precedence_and_environment_decide_the_values(tb):
-    assert tb.value("precedence('greeting', 'prod')") == ["greeting-prod", "greeting", "application-prod",
+def test_the_server_outranks_the_environment_until_the_repository_allows_an_override(tb):
+    assert tb.value("precedence('greeting', 'prod')") == ["greeting-prod", "application-prod", "greeting",
                                                           "application"]
-    assert tb.value("served['message'].tolist()") == ["hello.", "hello.", "pinned by the operator."]
+    # By default the server's value wins, and /config reports the operator's variable as ignored.
+    assert tb.value("served['message'].tolist()") == ["hello.", "hello.", "good day."]
+    assert tb.value("pinned_config['ignored_environment']") == {"greeting.message": "GREETING_MESSAGE"}
     origin = dict(tb.value("origins[['key', 'origin']].values.tolist()"))
-    assert origin["greeting.message"] == "environment:GREETING_MESSAGE"
+    assert origin["greeting.message"] == "main:greeting-prod"
     assert origin["logging.level"] == "main:application-prod" and origin["greeting.punctuation"] == "main:application"
     assert dict(tb.value("origins[['key', 'value']].values.tolist()"))["db.password"] == "******"
+    # Once greeting-prod grants the override, a refresh lets the environment win.
+    assert sorted(tb.value("changed")) == ["greeting.message", "spring.cloud.config.allow-override",
+                                           "spring.cloud.config.override-system-properties"]
+    assert tb.value("served_after") == "pinned by the operator."
+    assert tb.value("granted['ignored_environment']") == {}
+    after = {row["key"]: row["origin"] for row in tb.value("granted['properties']")}
+    assert after["greeting.message"] == "environment:GREETING_MESSAGE"
+    assert after["logging.level"] == "main:application-prod"
 
 
 def test_secrets_are_encrypted_unless_the_token_grants_decrypt(tb):
     assert tb.value("password(anonymous)").startswith("{cipher}")
     assert tb.value("password(authorized)") == "pa55-w0rd"
+
+
+def test_only_tls_hides_an_authorised_answer_on_the_wire(tb):
+    assert tb.value("wire['the client received'].tolist()") == ["pa55-w0rd", "pa55-w0rd"]
+    assert tb.value("wire['secret readable on the wire'].tolist()") == [True, False]
+    assert tb.value("wire['access token readable on the wire'].tolist()") == [True, False]
 
 
 def test_a_bus_refresh_reaches_every_instance_and_a_refresh_one_instance(tb):
