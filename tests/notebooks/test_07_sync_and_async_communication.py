@@ -110,3 +110,42 @@ def test_the_explore_steps_solution_passes_and_a_wrong_answer_fails(tb):
     """)
     assert tb.value("answer4 is None") is True and tb.ref("ok4") is True and tb.ref("wrong4") is False
     assert tb.ref("ok4_crash") is True and tb.ref("wrong4_crash") is False and tb.ref("wrong4_type") is False
+
+
+def test_the_sequence_diagrams_show_who_waits_in_the_chain_and_the_broker_hops_as_async(tb):
+    sync = tb.value("sync_seq.mermaid").splitlines()
+    assert tb.value("sync_seq.participants") == ["users", "orders", "payment", "notification"]
+    assert sync[6:] == [
+        "    users->>orders: POST /orders",
+        "    orders->>payment: POST /payments",
+        "    payment->>notification: POST /notifications",
+        "    notification-->>payment: 201 · 3 ms",
+        "    payment-->>orders: 201 · 6 ms",
+        "    orders-->>users: 201 · 9 ms",
+    ]
+    assert not any("-)" in line or "broker" in line for line in sync)
+    text = tb.value("async_seq.mermaid")
+    lines = [line.strip() for line in text.splitlines()]
+    assert set(tb.value("async_seq.participants")) == {"users", "orders", "broker", "payment", "notification"}
+    # the broker hops are asynchronous arrows; the user's answer comes right after the publish
+    i = lines.index("orders-)broker: publish orders · 201 · 1 ms")
+    assert lines[i - 1] == "users->>orders: POST /orders" and lines[i + 1] == "orders-->>users: 202 · 4 ms"
+    for line in ("payment->>broker: pull orders/payment", "payment-)broker: publish payments · 201 · 1 ms",
+                 "payment-)broker: ack tag 1 · 200 · 1 ms", "notification->>broker: pull payments/notification",
+                 "notification-)broker: ack tag 2 · 200 · 1 ms"):
+        assert line in lines
+    assert any(line.startswith("broker--)payment: 200") for line in lines)
+    # nobody calls a consumer, and the notebook's own question to notification is left out
+    assert not any(line.startswith(("orders->>payment", "payment->>notification", "observer")) for line in lines)
+    assert "observer" not in text
+
+
+def test_the_counterexample_diagram_shows_the_crash_and_the_retry(tb):
+    lines = tb.value("crash_seq.mermaid").splitlines()
+    assert tb.value("crash_seq.participants") == ["order", "payment"]
+    assert lines[4:] == [
+        "    order->>payment: POST /charges",
+        "    payment--xorder: RemoteProtocolError after 1 ms",
+        "    order->>payment: POST /charges",
+        "    payment-->>order: 200 · 1 ms",
+    ]

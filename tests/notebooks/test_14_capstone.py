@@ -67,3 +67,27 @@ def test_nothing_is_left_running(tb):
 
 def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('14.payment-settings', ...))")
+
+
+def test_one_failed_checkout_under_chaos_shows_the_refused_charge(tb):
+    # the traced rerun is the very run of off["payment_down"]
+    assert tb.ref("same_run") is True
+    assert tb.value("rerun.verdict") == "deviated"
+    assert tb.value("failed_checkout.participants") == ["users", "gateway", "orders", "inventory", "payment"]
+    lines = [line.strip() for line in tb.value("failed_checkout.mermaid").splitlines()]
+    assert lines[7:11] == [
+        "users->>gateway: POST /orders/orders",
+        "gateway->>orders: POST /orders",
+        "orders->>inventory: POST /reservations",
+        "inventory-->>orders: 201 · 1 ms",
+    ]
+    failed = lines.index("orders-xpayment: POST /charges: refused: instance down")
+    # the compensation: refunds refused while payment is down, then one that gets through, then the stock back
+    assert lines[failed + 1] == "orders-xpayment: POST /refunds: refused: instance down"
+    assert "orders->>payment: POST /refunds (retry 3)" in lines and "payment-->>orders: 200 · 1 ms" in lines
+    assert "orders->>inventory: DELETE /reservations/{order_id}" in lines
+    assert lines[-1].startswith("gateway-->>users: 201 · ")
+    assert not any(line.startswith("orders->>payment: POST /charges") for line in lines)
+    trace = tb.value("refused['trace_id'].iloc[0]")
+    order = tb.value(f"kept.net.calls.query('trace_id == \"{trace}\" and caller == \"users\"')['status'].tolist()")
+    assert order == [201]
