@@ -231,13 +231,17 @@ class ChoicePoints:
         if action == "duplicate":
             return await resend()
         if action == "lose-reply":
-            raise httpx.ReadError(f"the reply from {instance_name} was lost on its way back (a fault the "
-                                  "chooser picked: the callee did the work, the caller cannot know)")
+            lost = httpx.ReadError(f"the reply from {instance_name} was lost on its way back (a fault the "
+                                   "chooser picked: the callee did the work, the caller cannot know)")
+            lost.labsvc_fault = "lost-reply"  # type: ignore[attr-defined]  # the call log's fault column
+            raise lost
         if action == "crash-after":  # the work is done (and committed); the process dies before it answers
             await network.crash(instance_name)
             await network.restart(instance_name)
-            raise httpx.RemoteProtocolError(f"{instance_name} crashed before it answered (a fault the chooser "
-                                            "picked: the work was done, the reply never sent); it restarted")
+            crashed = httpx.RemoteProtocolError(f"{instance_name} crashed before it answered (a fault the chooser "
+                                                "picked: the work was done, the reply never sent); it restarted")
+            crashed.labsvc_fault = "crash"  # type: ignore[attr-defined]
+            raise crashed
         return first
 
     @property

@@ -51,7 +51,8 @@ _OP_LABEL = {"publish": "publish {topic}", "pull": "pull {topic}/{group}", "ack"
              "nack": "nack tag {tag}", "declare": "declare {topic}/{group}", "leave": "leave {topic}/{group}"}
 _REFUSED = {"InstanceDownError": "refused: instance down", "ConnectError": "refused: cannot connect",
             "PartitionError": "cut off by a partition"}
-_FAULT_NOTES = {"latency": "injected latency", "pause": "paused", "hang": "hangs (injected)"}
+_FAULT_NOTES = {"latency": "injected latency", "pause": "paused", "hang": "hangs (injected)",
+                "crash": "crashed after the work, before answering, then restarted", "lost-reply": "reply lost"}
 _EPS = 1e-9
 
 

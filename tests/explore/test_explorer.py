@@ -110,6 +110,21 @@ def test_the_explorer_finds_the_crash_that_double_charges_with_the_shortest_scri
     again = simtime.run(replay(checkout(durable=False), cx.script, budget=budget))
     assert again.violated == cx.violated
     assert again.calls.drop(columns=[]).equals(cx.calls)
+    # the call log names the fault the chooser picked, and the sequence diagram draws it
+    assert list(again.calls["fault"]) == ["crash", ""]
+    from labsvc.observability import sequence_diagram
+
+    text = sequence_diagram(again.calls, trace=0).mermaid
+    assert "crashed after the work, before answering, then restarted" in text
+
+
+def test_a_lost_reply_is_named_in_the_call_log():
+    budget = Budget(lose_reply=1)
+    result = simtime.run(explore(checkout(durable=False), budget=budget))
+    lost = next(s for s in ([1], [2]) if "lose-reply" in
+                [c.taken for c in simtime.run(replay(checkout(durable=False), s, budget=budget)).choices])
+    run = simtime.run(replay(checkout(durable=False), lost, budget=budget))
+    assert result.exhausted and "lost-reply" in set(run.calls["fault"])
 
 
 def test_a_durable_dedupe_is_clean_within_the_bound():

@@ -145,6 +145,7 @@ def test_the_counterexample_diagram_shows_the_crash_and_the_retry(tb):
     assert tb.value("crash_seq.participants") == ["order", "payment"]
     assert lines[4:] == [
         "    order->>payment: POST /charges",
+        "    Note over payment: crashed after the work, before answering, then restarted",
         "    payment--xorder: RemoteProtocolError after 1 ms",
         "    order->>payment: POST /charges",
         "    payment-->>order: 200 · 1 ms",
