@@ -10,6 +10,16 @@ def test_round_robin_split_the_calls_evenly(tb):
     assert tb.ref("share") == {"catalog-1": 0.5, "catalog-2": 0.5}
 
 
+def test_the_first_call_is_drawn_as_one_hop_from_notebook_to_catalog(tb):
+    assert tb.value("first_call.participants") == ["notebook", "catalog"]
+    assert tb.value("[first_call.hops, first_call.arrows]") == [1, 2]
+    mermaid = tb.value("first_call.mermaid")
+    lines = [line.strip() for line in mermaid.splitlines()]
+    assert lines[0] == "sequenceDiagram" and "participant p_notebook as notebook" in lines
+    call = lines.index("p_notebook->>catalog: GET /products/{product_id}")
+    assert lines[call + 1].startswith("catalog-->>p_notebook: 200 · ") and lines[call + 1].endswith(" ms")
+
+
 def test_injected_latency_shows_on_the_slow_instance_only(tb):
     per_instance = tb.value("per_instance.to_dict()")
     assert per_instance["catalog-2"] >= 40.0

@@ -68,6 +68,19 @@ def test_aggregation_is_concurrent_and_degrades_to_a_partial_page(tb):
     assert tb.value("no_page.json()['part']") == "stock"
 
 
+def test_the_page_trace_fans_out_in_one_par_frame(tb):
+    assert tb.value("page_trace.participants") == ["web", "gateway", "catalog", "inventory", "reviews"]
+    assert tb.value("page_trace.hops") == 4
+    lines = [line.strip() for line in tb.value("page_trace.mermaid").splitlines()]
+    assert lines.index("web->>gateway: GET /pages/products/2") < lines.index("par in parallel")
+    assert lines.count("and") == 2 and lines[-2:-1] == ["end"]
+    for part, route in (("catalog", "/products/{product_id}"), ("inventory", "/stock/{product_id}"),
+                        ("reviews", "/reviews/{product_id}")):
+        assert f"gateway->>{part}: GET {route}" in lines
+        assert any(line.startswith(f"{part}-->>gateway: 200 · ") for line in lines)
+    assert lines[-1].startswith("gateway-->>web: 200 · ")
+
+
 def test_the_route_breaker_opened_and_kept_traffic_off_inventory(tb):
     counts = tb.value("{f'{s} {a}': int(n) for (s, a), n in answers.groupby(['status', 'answered_by']).size().items()}")
     assert counts["503 gateway (circuit-open)"] >= 20

@@ -26,6 +26,17 @@ def test_the_breaker_fails_fast_and_spares_reviews(tb):
     assert on["calls_to_reviews"] < off["calls_to_reviews"] / 2
 
 
+def test_the_refused_call_is_drawn_from_the_breaker_events(tb):
+    assert tb.value("breaker_trace.participants") == ["users", "web", "reviews"]
+    lines = [line.strip() for line in tb.value("breaker_trace.mermaid").splitlines()]
+    assert lines[-3] == "users->>web: GET /products/{product_id}"
+    assert lines[-2] == "web-xreviews: call not permitted: circuit OPEN"
+    assert lines[-1].startswith("web-->>users: 200 · ")
+    # The call log alone has only the user's hop for this request: the refused call never left web.
+    assert tb.value("int((with_breaker.calls['trace_id'] == refused).sum())") == 1
+    assert "not permitted" not in tb.value("sequence_diagram(with_breaker, trace=refused).mermaid")
+
+
 def test_breakers_and_a_retry_route_around_the_dead_instance(tb):
     rows = {r["strategy"]: r for r in tb.value("failover_summary(failover).to_dict('records')")}
     assert rows["round robin"]["errors"] >= 25
@@ -49,6 +60,18 @@ def test_naive_retries_storm_and_a_budget_holds_them(tb):
     assert per[("none", "c")] == 1.0
     assert per[("budget", "c")] <= 1.34
     assert 1.0 < per[("budget + one layer", "c")] <= 1.3
+
+
+def test_one_user_request_of_the_naive_storm_is_drawn_with_its_retries(tb):
+    assert tb.value("storm_trace.participants") == ["users", "a", "b", "c"]
+    assert tb.value("storm_trace.hops") == 39
+    assert tb.value("int((one_request.calls['callee'] == 'c').sum())") == 27
+    lines = [line.strip() for line in tb.value("storm_trace.mermaid").splitlines()]
+    assert lines[1].startswith("title 3 traces · 39 hops")
+    for line in ("users->>a: GET /work ×3", "a->>b: GET /work (retries 1–2)", "b->>c: GET /work",
+                 "c--xb: 503 injected fault · 0 ms", "b-xc: GET /work (retries 1–2) → 503 injected fault · 0 ms"):
+        assert line in lines
+    assert lines[-1].startswith("a--xusers: 503 · ")
 
 
 def test_fanout_makes_the_tail_common(tb):
