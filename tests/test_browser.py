@@ -9,8 +9,13 @@ path printed.
 The Korean edition's landing notebook gets the same run, and a check that its
 Korean text is drawn with a font that has Hangul, not as empty boxes (see
 test_korean_landing_notebook_shows_hangul_not_boxes).
+
+A sequence diagram (labsvc.observability.sequence_diagram) in a notebook written
+for the test must be drawn by JupyterLab's own Mermaid renderer, not shown as
+Mermaid source (test_a_sequence_diagram_is_drawn_by_jupyterlabs_mermaid_renderer).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -114,6 +119,22 @@ def stop(server: subprocess.Popen) -> None:
 @pytest.fixture
 def jupyter_lab(tmp_path):
     """A JupyterLab server on 127.0.0.1 serving the repository; yields (base_url, token)."""
+    with serve_lab(tmp_path, ROOT) as server:
+        yield server
+
+
+@pytest.fixture
+def jupyter_lab_in_tmp(tmp_path):
+    """A JupyterLab server serving ``tmp_path / "lab"`` (for notebooks a test writes); yields (base_url, token, folder)."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    with serve_lab(tmp_path, folder) as (base_url, token):
+        yield base_url, token, folder
+
+
+@contextlib.contextmanager
+def serve_lab(tmp_path: Path, root_dir: Path):
+    """Run ``jupyter lab`` on 127.0.0.1 serving ``root_dir`` (settings and log in ``tmp_path``); yield (base_url, token)."""
     port, token = free_port(), secrets.token_hex(16)
     log_path = tmp_path / "jupyter-lab.log"
     cmd = [
@@ -121,7 +142,7 @@ def jupyter_lab(tmp_path):
         "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
         f"--IdentityProvider.token={token}",
         "--ServerApp.open_browser=False",
-        f"--ServerApp.root_dir={ROOT}",
+        f"--ServerApp.root_dir={root_dir}",
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -337,3 +358,111 @@ def test_korean_landing_notebook_shows_hangul_not_boxes(request, tmp_path, capsy
     assert KO_NOTEBOOK.read_bytes() == committed, f"{KO_NOTEBOOK.name} was saved during the test; restore it without outputs"
     with capsys.disabled():
         print(f"\n[browser] Korean notebook: heading drawn with {cjk}; screenshot: {screenshot}")
+
+
+# One cell: two services, one call through both, and the diagram of that call's trace.
+SEQUENCE_CELL = '''\
+from fastapi import Request
+from labsvc import Network, create_service, http
+from labsvc.observability import sequence_diagram
+
+def storefront():
+    app = create_service("storefront")
+
+    @app.get("/page")
+    async def page(request: Request):
+        return (await http(request).get("http://warehouse.svc/stock")).json()
+
+    return app
+
+def warehouse():
+    app = create_service("warehouse")
+
+    @app.get("/stock")
+    async def stock():
+        return {"items": 3}
+
+    return app
+
+net = Network(seed=0, name="browser-sequence")
+net.add("storefront", storefront)
+net.add("warehouse", warehouse)
+async with net:
+    await net.client("shopper").get("http://storefront.svc/page")
+sequence_diagram(net, trace=-1)
+'''
+PARTICIPANTS = ["shopper", "storefront", "warehouse"]
+
+# The SVG inside an <img src="data:image/svg+xml,...">: its size as drawn, Mermaid's diagram type, its texts.
+SVG_OF_IMG_JS = """
+(img) => {
+  const source = decodeURIComponent(img.getAttribute('src').replace(/^data:image\\/svg\\+xml(;charset=[^,]*)?,/, ''));
+  const svg = new DOMParser().parseFromString(source, 'image/svg+xml').querySelector('svg');
+  return {
+    loaded: img.complete && img.naturalWidth > 0,
+    width: img.getBoundingClientRect().width,
+    height: img.getBoundingClientRect().height,
+    role: svg && svg.getAttribute('aria-roledescription'),
+    texts: svg ? [...svg.querySelectorAll('text')].map(t => t.textContent.trim()).filter(Boolean) : [],
+  };
+}
+"""
+
+
+def test_a_sequence_diagram_is_drawn_by_jupyterlabs_mermaid_renderer(request, tmp_path, capsys):
+    """JupyterLab picks the bundle's text/vnd.mermaid and its Mermaid renderer draws it as SVG, not as text."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (e.g. `apt-get install chromium`) to run the browser test")
+    base_url, token, folder = request.getfixturevalue("jupyter_lab_in_tmp")
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    name = "sequence.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SEQUENCE_CELL, id="seq")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, folder / name)
+    screenshot = tmp_path / "sequence_diagram.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base_url}/lab/tree/{name}?token={token}", wait_until="domcontentloaded", timeout=60_000)
+            page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
+            wait_for(page, "the kernel to be idle", lambda s: s["kernel"] == "idle", 60, name)
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+            wait_for(page, "the cell to start", lambda s: s["running"] > 0 or any(c.get("execution_count") for c in code_cells(s)), 30, name)
+            state = wait_for(page, "the cell to finish", finished, RUN_ALL_S, name)
+            errors = [f"{o['ename']}: {o['evalue']}" for c in code_cells(state) for o in c.get("outputs", []) if o["output_type"] == "error"]
+            assert not errors, f"the cell raised {errors}"
+            [cell] = code_cells(state)
+            assert any("text/vnd.mermaid" in o.get("data", {}) for o in cell["outputs"]), "the cell displayed no Mermaid text"
+
+            # JupyterLab chose the Mermaid renderer (not the bundle's SVG fallback or plain text). It draws
+            # the diagram as an <img> of the SVG Mermaid made, in a <figure> stamped with Mermaid's version,
+            # and keeps the source in a hidden <pre><code class="mermaid"> (for copying and screen readers).
+            area = page.locator(".jp-Cell .jp-OutputArea").last
+            output = area.locator(".jp-OutputArea-output.jp-RenderedMermaid")
+            drawing = output.locator('figure[data-jp-mermaid-version] img[src^="data:image/svg+xml"]')
+            drawing.wait_for(timeout=30_000)  # Mermaid is loaded and run on first use
+            area.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(screenshot))
+            assert output.count() == 1, f"the diagram was not given to the Mermaid renderer (screenshot {screenshot})"
+            assert output.locator(".jp-mod-warning, details").count() == 0, f"Mermaid could not parse the diagram (screenshot {screenshot})"
+            assert area.locator('[data-mime-type="image/svg+xml"], [data-mime-type="text/plain"]').count() == 0
+            svg = drawing.evaluate(SVG_OF_IMG_JS)
+            assert svg["loaded"] and svg["width"] > 100 and svg["height"] > 100, f"the drawing is empty: {svg} (screenshot {screenshot})"
+            assert svg["role"] == "sequence", f"the SVG is not Mermaid's sequence diagram: {svg['role']!r}"
+            for participant in PARTICIPANTS:
+                assert participant in svg["texts"], f"{participant} is not drawn: {svg['texts']} (screenshot {screenshot})"
+            assert "GET /stock" in svg["texts"]
+
+            # The Mermaid source is not what the learner sees.
+            shown = area.inner_text()
+            assert "sequenceDiagram" not in shown and "->>" not in shown, f"the Mermaid source is shown as text: {shown[:500]!r}"
+            assert not output.locator("pre").is_visible()
+        finally:
+            browser.close()
+    with capsys.disabled():
+        print(f"\n[browser] Mermaid drew the sequence diagram ({svg['width']:.0f}x{svg['height']:.0f} px); screenshot: {screenshot}")
