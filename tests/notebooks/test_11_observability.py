@@ -2,7 +2,7 @@
 
 import pytest
 
-from labsvc.observability import CHECKOUT_TREE
+from labsvc.observability import CHECKOUT_TREE, WORKBOOK_RULES
 
 pytestmark = pytest.mark.slow
 # tb: notebooks/11_observability.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
@@ -34,15 +34,34 @@ def test_the_incident_shows_in_red_and_in_the_error_lines(tb):
     assert tb.value("failing['fields']['url']") == "http://payment.svc/charges"
 
 
-def test_the_pages_fire_during_the_incident_and_not_before(tb):
-    start, end = tb.value("run.incident")
-    firing = tb.value("alerts[alerts['firing']][['slo', 'rule', 'time']].values.tolist()")
-    fast_availability = [t for slo, rule, t in firing if slo.startswith("availability") and rule == "page 14.4x"]
-    assert fast_availability, "the availability page fired"
-    assert all(t > start for _, _, t in firing), "nothing pages before the incident"
-    # The 14.4x page stops soon after the end: answers in flight at the end, plus the short window.
-    assert max(fast_availability) <= end + 0.6
-    assert tb.value("alerts[(alerts['time'] > run.incident[1] + 1.2) & alerts['firing']].empty") is True
+def test_the_sharp_outage_pages_at_14_4x_within_minutes_at_true_window_lengths(tb):
+    assert [(r.long, r.short, r.factor) for r in WORKBOOK_RULES[:2]] == [(3600.0, 300.0, 14.4), (21600.0, 1800.0, 6.0)]
+    assert tb.value("sorted(set(sharp_alerts['rule']))") == ["page 14.4x", "page 6x"]   # true lengths, nothing scaled
+    assert list(tb.value("sharp.incident")) == pytest.approx([10800.0, 11700.0])   # 3 h to 3 h 15 min, simulated
+    assert tb.value("sharp.duration") == 235 * 60 and tb.value("len(sharp.checkouts)") == 1410
+    fast, slow = tb.value("sharp_summary.reset_index().to_dict('records')")
+    assert fast["rule"] == "page 14.4x" and slow["rule"] == "page 6x"
+    assert 8 <= fast["fires_after"] <= 10                                  # 14.4 % of an hour at 100 % failures
+    assert fast["fires_after"] < slow["fires_after"]
+    assert fast["stops_after_end"] <= 5 and slow["stops_after_end"] <= 30  # the short windows empty
+    assert tb.value("sharp_alerts[(sharp_alerts['time'] <= sharp.incident[0]) & sharp_alerts['firing']].empty")
+
+
+def test_the_slow_burn_pages_only_at_6x_after_hours_and_resets(tb):
+    assert list(tb.value("slow.incident")) == pytest.approx([5400.0, 19800.0])
+    assert tb.value("bool(slow_alerts[slow_alerts['rule'] == 'page 14.4x']['firing'].any())") is False
+    assert tb.value("float(slow_alerts[slow_alerts['rule'] == 'page 14.4x']['long_burn'].max())") < 14.4
+    assert 6 <= tb.value("float(slow_burn)") < 14.4
+    fires, stops = tb.value("slow_summary.loc['page 6x', ['fires_after', 'stops_after_end']].tolist()")
+    assert fires >= 60 and stops <= 30
+    assert tb.value("slow_alerts[(slow_alerts['time'] > slow.incident[1] + 1800) & slow_alerts['firing']].empty")
+
+
+def test_budgets_are_stated_over_30_days_without_simulating_them(tb):
+    assert tb.value("availability.period") == 30 * 24 * 3600
+    assert tb.value("budgets['allowed_bad'].round(6).tolist()") == [2592.0, 2592.0]
+    assert tb.value("budgets['events'].tolist()") == [1410, 2160]
+    assert tb.value("bool((budgets['budget_consumed'] < 0.1).all())") is True
 
 
 def test_solutions_pass_their_checks_and_wrong_answers_are_rejected(tb):
