@@ -45,6 +45,7 @@ from labsvc.data._lab_saga import (
     outcome_of,
     saga_experiment,
 )
+from labsvc.data._lab_saga_explore import choreographed_saga_workflow, exploration_table, saga_workflow
 from labsvc.data._lab_schema import SchemaChangeResult, schema_change_experiment
 from labsvc.data._lab_seed import CUSTOMER_NAMES
 
@@ -58,4 +59,6 @@ __all__ = [
     # saga
     "OUTCOMES", "SagaFaults", "SCENARIOS", "SagaShop", "SagaResult", "saga_experiment", "check_invariants",
     "outcome_of",
+    # the saga under the explorer
+    "saga_workflow", "choreographed_saga_workflow", "exploration_table",
 ]

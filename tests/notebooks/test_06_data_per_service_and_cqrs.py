@@ -107,3 +107,51 @@ def test_solutions_pass_their_checks(tb):
     assert tb.value("len(views)") == 40
     assert tb.ref("ok2") is True and tb.ref("wrong2") is False
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+
+
+def test_the_explorer_finds_the_missing_release_and_the_course_saga_is_clean_within_the_bound(tb):
+    assert tb.value("found.counterexample.script") == [0, 0, 1]
+    assert tb.value("found.runs") == 4 and tb.value("found.exhausted") is True
+    assert tb.value("cx.choices[2].taken") == "crash-after"
+    assert tb.value("again.violated") == ["every saga ends fully committed or fully compensated",
+                                          "a failed order's stock is released"]
+    state = tb.value("{k: [list(r) for r in v] for k, v in again.state}")
+    assert state["orders"] == [[1, "CANCELLED", "payment_unavailable"]]
+    assert state["reservations"] == [[1, "RESERVED"]] and state["charges"] == [[1, "REFUNDED"]]
+    assert tb.value("again.calls['status'].tolist()") == [201, 201, 0, 200]
+    assert tb.value("again.state == cx.state") is True
+    # the diagram shows the unanswered charge and the refund, and no release
+    mermaid = tb.value("saga_seq.mermaid")
+    assert "payment--xorders: RemoteProtocolError" in mermaid and "POST /refunds" in mermaid
+    assert "DELETE" not in mermaid
+    assert tb.value("clean.counterexample is None") is True
+    assert tb.value("clean.exhausted") is True and tb.value("clean.runs") == 4
+    assert tb.value("clean.distinct_states") == 3
+
+
+def test_the_explore_saga_solution_passes_and_wrong_answers_fail(tb):
+    assert "replace the ..." in tb.value("repr(check('06.explore-saga', answer, result=retried))")
+    tb.inject("""
+        retried5 = await explore(saga_workflow(attempts=2), budget=Budget(crash_after=1))
+        answer5 = len(retried5.counterexample.script) if retried5.counterexample else None
+        ok5 = bool(check("06.explore-saga", answer5, result=retried5))
+        wrong5 = bool(check("06.explore-saga", 3, result=retried5))
+        ok5_found = bool(check("06.explore-saga", 3, result=found))
+        wrong5_found = bool(check("06.explore-saga", None, result=found))
+        wrong5_type = bool(check("06.explore-saga", "3", result=found))
+        wrong5_result = bool(check("06.explore-saga", None, result=broken))
+    """)
+    assert tb.value("answer5 is None") is True and tb.ref("ok5") is True and tb.ref("wrong5") is False
+    assert tb.ref("ok5_found") is True and tb.ref("wrong5_found") is False
+    assert tb.ref("wrong5_type") is False and tb.ref("wrong5_result") is False
+
+
+def test_both_saga_styles_hide_the_bug_behind_one_crash_and_are_clean_when_fixed(tb):
+    rows = {r["workflow"]: r for r in tb.value("comparison.to_dict('records')")}
+    assert list(rows) == ["orchestrated, missing release", "orchestrated, fixed", "choreographed, missing release",
+                          "choreographed, fixed"]
+    assert all(r["exhausted"] for r in rows.values())
+    assert rows["orchestrated, missing release"]["shortest_script"] == [0, 0, 1]
+    assert rows["choreographed, missing release"]["shortest_script"] == [0, 0, 1]
+    assert rows["orchestrated, fixed"]["shortest_script"] is None and rows["choreographed, fixed"]["shortest_script"] is None
+    assert rows["orchestrated, fixed"]["runs"] == 4 and rows["choreographed, fixed"]["runs"] == 5

@@ -137,3 +137,41 @@ def composition_hops(answer: Any, result: Any = None) -> Feedback:
                           f"composition stays at 4 and the read model answers in 1.",
                     ko=f"2n + 2: 주문 {n}건에 홉 {measured}개이고 주문이 늘 때마다 커집니다. 반면 배치 방식 조합은 4개에 "
                        f"머무르고 읽기 모델은 1개로 답합니다.")
+
+
+@exercise("06.explore-saga")
+def explore_saga(answer: Any, result: Any = None) -> Feedback:
+    """``answer``: the length of the shortest counterexample's script, or None; ``result``: the Exploration."""
+    if not all(hasattr(result, a) for a in ("counterexample", "exhausted", "runs")):
+        return Feedback(False, "pass the Exploration that explore(...) returned: check(..., answer, result=retried)",
+                        ko="explore(...)가 돌려준 Exploration을 넘겨주세요: check(..., answer, result=retried)")
+    cx = result.counterexample
+    if cx is None and not result.exhausted:
+        return Feedback(False, f"this exploration stopped after {result.runs} runs, before it covered its bounded "
+                               f"space, so it cannot say there is no counterexample: raise max_runs and explore again",
+                        ko=f"이 탐색은 {result.runs}번 실행한 뒤, 한정된 공간을 다 돌기 전에 멈췄습니다. 그래서 반례가 "
+                           f"없다고 말할 수 없습니다. max_runs를 늘려 다시 탐색하세요")
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
+        return Feedback(False, f"answer with a whole number (the length of the shortest counterexample's script) "
+                               f"or None (no counterexample within the bound), not {answer!r}",
+                        ko=f"정수(가장 짧은 반례 스크립트의 길이) 또는 None(한계 안에 반례 없음)으로 답하세요. "
+                           f"적은 값: {answer!r}")
+    truth = None if cx is None else len(cx.script)
+    if answer != truth:
+        return Feedback(False, "look at result.counterexample: None means no run broke an invariant; otherwise "
+                               "count the choices in its script",
+                        ko="result.counterexample을 보세요. None이면 불변식을 깬 실행이 없다는 뜻이고, 아니면 그 "
+                           "script의 선택 개수를 세면 됩니다")
+    if truth is None:
+        return Feedback(True, f"no violation in {result.runs} runs, the whole bounded space, and yet the missing "
+                              f"release is still in the code. The retry asks payment again with the same order id "
+                              f"and gets the recorded charge, so one crash never makes the charge fail. Two crashes "
+                              f"would: clean within the bound says nothing beyond it.",
+                        ko=f"실행 {result.runs}번, 한정된 공간 전체에서 위반이 없었습니다. 그런데도 재고 해제가 빠진 "
+                           f"버그는 코드에 그대로 있습니다. 재시도는 같은 주문 id로 payment에 다시 묻고 기록된 결제를 "
+                           f"돌려받으므로, 크래시 한 번으로는 결제 단계가 실패하지 않습니다. 크래시 두 번이면 "
+                           f"실패합니다. 한계 안에서 깨끗하다는 것은 한계 밖에 대해 아무것도 말해 주지 않습니다.")
+    return Feedback(True, f"{truth} choice(s): script {cx.script}, found in {result.runs} runs. Breadth-first, no "
+                          f"shorter script breaks an invariant.",
+                    ko=f"선택 {truth}개입니다. 스크립트 {cx.script}, 실행 {result.runs}번 만에 찾았습니다. 너비 우선 "
+                       f"탐색이므로 이보다 짧은 스크립트로는 불변식이 깨지지 않습니다.")
