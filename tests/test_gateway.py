@@ -693,6 +693,23 @@ def test_measure_paths_compares_a_direct_hop_with_the_gateway_hop():
     assert len(calls[calls["caller"] == "gateway"]) == 42
 
 
+def test_shop_with_gateway_runs_on_simulated_time_unless_asked_for_the_wall_clock():
+    from labsvc.gateway import shop_with_gateway
+
+    assert shop_with_gateway(Gateway({"/catalog": "catalog"}), name="test-gateway-sim").simulated
+    real = shop_with_gateway(Gateway({"/catalog": "catalog"}), name="test-gateway-real", time="real")
+    assert not real.simulated
+
+    async def main():  # a real-time network runs on the caller's own loop
+        async with real:
+            return await measure_paths(real, {"direct": "http://catalog.svc/products/1",
+                                              "gateway": "http://gateway.svc/catalog/products/1"},
+                                       requests=20, rounds=2, warmup=2)
+
+    df = asyncio.run(main())
+    assert list(df["requests"]) == [20, 20] and (df["mean_us"] > 0).all()
+
+
 # -- the package's layout: factories, the chapter's lab module, old paths -------------------------------
 
 

@@ -113,9 +113,10 @@ async def denied_calls(clock: Any, *, name: str = "nb12-attacks", legitimate: in
     """Legitimate calls, short-scoped calls and :data:`ATTACKS` against the inventory, on ``clock``.
 
     ``clock`` must be a :class:`~labsvc.core.clock.FakeClock` holding Unix time
-    (``FakeClock(start=time.time())``): the ``expired`` attack advances it past
-    the tokens' lifetime. One row per call: kind (``allowed``, ``short scope``
-    or the attack), what, client, route, status, reason.
+    (``FakeClock(start=1_767_225_600)``: a fixed start prints the same on every
+    run): the ``expired`` attack advances it past the tokens' lifetime. One row
+    per call: kind (``allowed``, ``short scope`` or the attack), what, client,
+    route, status, reason.
     """
     net, apps = _network(name, clock, None)
     rows: list[dict[str, Any]] = []

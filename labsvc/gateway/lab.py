@@ -5,7 +5,10 @@
   service (:func:`~labsvc.gateway.echo_app`, to see what the gateway
   forwarded) and the ``gateway`` itself;
 - :func:`measure_paths` times the same endpoint called directly and through
-  the gateway. Variants are measured in interleaved rounds (A, B, A, B, ...)
+  the gateway, with ``time.perf_counter``: real time on this machine. Give it
+  a network on the wall clock (``shop_with_gateway(..., time="real")``): on
+  simulated time a request's modelled service time costs no wall time, so
+  the figures would mix the two clocks. Variants are measured in interleaved rounds (A, B, A, B, ...)
   and each request is timed on its own, so a noisy moment hurts every
   variant alike.
 
@@ -41,11 +44,15 @@ __all__ = ["shop_with_gateway", "measure_paths"]
 
 
 def shop_with_gateway(gateway: Gateway | Any, *, name: str = "gateway-shop", seed: int = 0,
-                      catalog_instances: int = 2, profile: bool = True) -> Network:
+                      catalog_instances: int = 2, profile: bool = True, time: str | None = None) -> Network:
     """A network with ``catalog`` (``catalog_instances`` instances), ``inventory``,
     ``reviews``, a ``profile`` echo service (shows what the gateway forwarded)
-    and ``gateway`` (a :class:`Gateway` or its app). Not started yet."""
-    net = Network(seed=seed, name=name)
+    and ``gateway`` (a :class:`Gateway` or its app). Not started yet.
+
+    ``time`` is the network's (:class:`~labsvc.core.network.Network`): simulated
+    by default; ``time="real"`` runs it on the wall clock, to measure what a
+    hop really costs on this machine (:func:`measure_paths`)."""
+    net = Network(seed=seed, name=name, time=time)
     net.add("catalog", catalog_app, instances=catalog_instances)
     net.add("inventory", inventory_app)
     net.add("reviews", reviews_app)
