@@ -47,7 +47,9 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import heapq
 import inspect
+import itertools
 import selectors
 import threading
 import time
@@ -125,6 +127,17 @@ class VirtualSelector(selectors.BaseSelector):
         return self._real.select(None if loop is None or loop.drivers == 0 else timeout)
 
 
+class _OrderedTimer(asyncio.TimerHandle):
+    """A timer ordered by (time, the order it was set): same-instant timers fire first in, first out."""
+
+    __slots__ = ("_seq",)
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _OrderedTimer):
+            return (self._when, self._seq) < (other._when, other._seq)
+        return super().__lt__(other)
+
+
 class SimLoop(asyncio.SelectorEventLoop):
     """An asyncio loop on simulated time (see the module docstring).
 
@@ -144,6 +157,7 @@ class SimLoop(asyncio.SelectorEventLoop):
         self.real_holds = 0  # real-time networks running here: time then moves with the wall clock
         self._anchor = 0.0  # the wall-clock reading when the first hold began
         self._last_ns = 0
+        self._timer_seq = itertools.count()
         _install_guards()
 
     def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future:
@@ -159,6 +173,27 @@ class SimLoop(asyncio.SelectorEventLoop):
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task, as an executor would
             future.set_exception(exc)
         return future
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
+                context: contextvars.Context | None = None) -> asyncio.TimerHandle:
+        """Schedule ``callback`` at ``when``; timers due at the same instant fire in the order they were set.
+
+        The loop's clock keeps running from one experiment to the next, so
+        the same schedule starts from another time each run, and float sums
+        such as ``t + 0.044 + 0.002`` and ``t + 0.046`` may land one unit in
+        the last place apart or not, depending on ``t``. Times are therefore
+        whole nanoseconds (``when`` is rounded), and timers due at one instant
+        keep the order they were set in (asyncio's heap orders by time only,
+        and what else it holds would decide): a rerun interleaves the same way.
+        """
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        timer = _OrderedTimer(round(when, 9), callback, args, self, context)
+        timer._seq = next(self._timer_seq)
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
 
     def time(self) -> float:
         if self.real_holds:
@@ -191,7 +226,7 @@ class SimLoop(asyncio.SelectorEventLoop):
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (never back)."""
         if seconds > 0:
-            self._now += seconds
+            self._now = round(self._now + seconds, 9)  # on the nanosecond grid the timers are on (call_at)
 
     async def drive(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` here, letting time move while it is pending."""

@@ -204,3 +204,50 @@ def test_a_caller_that_gives_up_while_queued_frees_its_place():
     assert all(type(r).__name__ == "ReadTimeout" for r in results)
     assert late.status_code == 200 and slots.in_system == 0
     assert calls["error"].tolist()[:3] == ["ReadTimeout"] * 3
+
+
+def test_timers_due_at_one_instant_fire_in_the_order_set_whatever_the_clock_read_before():
+    """The loop's clock runs on between experiments; a rerun from another start must interleave the same way."""
+
+    async def scenario():
+        order = []
+
+        async def two_steps():  # due at start + 0.044 + 0.002: the same instant as one_step's, up to float rounding
+            await asyncio.sleep(0.044)
+            await asyncio.sleep(0.002)
+            order.append("two steps")
+
+        async def one_step():
+            await asyncio.sleep(0.046)
+            order.append("one step")
+
+        await asyncio.gather(two_steps(), one_step())
+        return order
+
+    async def main():
+        runs = []
+        loop = asyncio.get_running_loop()
+        for start in (0.0, 0.0182, 1.9578, 10.068):  # from 0.0182 on, start + 0.044 + 0.002 < start + 0.046 in floats
+            await asyncio.sleep(start - loop.time())  # as earlier experiments would have moved the clock
+            runs.append(await scenario())
+        return runs
+
+    runs = simtime.run(main())
+    assert runs == [["one step", "two steps"]] * len(runs)  # one_step's timer was set first
+
+
+@pytest.mark.slow
+def test_an_experiment_rerun_later_on_the_same_clock_gives_the_same_call_log():
+    from labsvc.data.lab import SCENARIOS, saga_experiment
+
+    async def main():
+        logs = []
+        for _ in range(4):
+            for scenario in SCENARIOS:  # as notebook 06 runs them, twice over (Run All, then again)
+                run = await saga_experiment(scenario, orders=60, concurrency=10, seed=6, name="t-rerun")
+                if scenario == "inventory down":
+                    logs.append(run.calls)
+        return logs
+
+    first, *others = simtime.run(main())
+    assert all(log.equals(first) for log in others)
