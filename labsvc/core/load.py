@@ -271,7 +271,10 @@ async def open_loop(
         except Exception as exc:  # a failed request is data, not a crash
             error = type(exc).__name__
         end = loop.time()
-        rows[i] = (i, due - t0, sent - t0, end - due, status, error, 200 <= status < 400, sent - due)
+        # Simulated times are whole nanoseconds (labsvc.core.simtime): so are the differences kept here.
+        d, st, lat, lag = (due - t0, sent - t0, end - due, sent - due) if not simulated else (
+            round(due - t0, 9), round(sent - t0, 9), round(end - due, 9), round(sent - due, 9))
+        rows[i] = (i, d, st, lat, status, error, 200 <= status < 400, lag)
         if bar is not None:
             bar.update(1)
 

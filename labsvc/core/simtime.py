@@ -189,7 +189,10 @@ class SimLoop(asyncio.SelectorEventLoop):
         if when is None:
             raise TypeError("when cannot be None")
         self._check_closed()
-        timer = _OrderedTimer(round(when, 9), callback, args, self, context)
+        due = round(when, 9)
+        if due <= self._now < when:  # asked for a moment less than a nanosecond ahead: the next nanosecond,
+            due = round(self._now + 1e-9, 9)  # or a wait for it (``while loop.time() < deadline``) would spin
+        timer = _OrderedTimer(due, callback, args, self, context)
         timer._seq = next(self._timer_seq)
         heapq.heappush(self._scheduled, timer)
         timer._scheduled = True
