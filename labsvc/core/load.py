@@ -38,6 +38,11 @@ __all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "requ
 PERCENTILES = (50, 90, 95, 99)
 PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
 _EARLY = 0.001  # seconds: how much earlier than due a precise open loop's timer wakes it
+def _ns(seconds: float) -> float:
+    """``seconds`` to the nanosecond, never -0.0 (a lag of -3e-17 s is no lag)."""
+    return round(seconds, 9) + 0.0
+
+
 COLUMNS = ["i", "due", "sent", "latency", "status", "error", "ok", "schedule_lag"]
 
 RequestFn = Callable[[Client, int], Awaitable[httpx.Response]]
@@ -273,7 +278,7 @@ async def open_loop(
         end = loop.time()
         # Simulated times are whole nanoseconds (labsvc.core.simtime): so are the differences kept here.
         d, st, lat, lag = (due - t0, sent - t0, end - due, sent - due) if not simulated else (
-            round(due - t0, 9), round(sent - t0, 9), round(end - due, 9), round(sent - due, 9))
+            _ns(due - t0), _ns(sent - t0), _ns(end - due), _ns(sent - due))
         rows[i] = (i, d, st, lat, status, error, 200 <= status < 400, lag)
         if bar is not None:
             bar.update(1)

@@ -20,18 +20,20 @@ def test_the_first_call_is_drawn_as_one_hop_from_notebook_to_catalog(tb):
     assert lines[call + 1].startswith("catalog-->>p_notebook: 200 · ") and lines[call + 1].endswith(" ms")
 
 
-def test_injected_latency_shows_on_the_slow_instance_only(tb):
-    per_instance = tb.value("per_instance.to_dict()")
-    assert per_instance["catalog-2"] >= 40.0
-    assert per_instance["catalog-1"] < 20.0
+def test_a_few_slow_calls_stay_out_of_p50_and_show_in_p99(tb):
     summary = tb.value("run.summary().to_dict()")
     assert summary["requests"] == 200 and summary["availability"] == 1.0
-    assert summary["p99_ms"] >= 40.0 > summary["p50_ms"] - 40.0
+    slow = tb.ref("slow_calls")
+    # about 5 % of the calls took the 40 ms: fewer than half (so p50 stays fast), more than 1 % (so p99 sees them)
+    assert 200 * 0.01 < slow < 200 * 0.5
+    assert summary["p50_ms"] < 20.0 and summary["p99_ms"] >= 40.0
 
 
 def test_error_rate_shows_in_availability_and_errors_are_problem_documents(tb):
     summary = tb.value("failed.summary().to_dict()")
     assert summary["requests"] == 100 and 0 < summary["errors"] < 30
+    # 100 seeded draws at 10 %: the count lands within three standard deviations of 10
+    assert abs(summary["errors"] - 10) <= 3 * (100 * 0.1 * 0.9) ** 0.5
     assert tb.value("failed_response.headers['content-type']") == "application/problem+json"
     assert tb.value("failed_response.json()['status']") == tb.value("failed_response.status_code")
 

@@ -133,3 +133,17 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("ok2") is True and tb.ref("wrong2") is False
     assert tb.value("body['stock']") == {"available": None}
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+
+
+def test_an_in_process_hop_still_encodes_and_parses_the_body(tb):
+    tb.inject("""
+        import json
+        await net.start()
+        hop = await net.client("web").get("http://gateway.svc/catalog/products/1")
+        hop_body = {"bytes": isinstance(hop.content, bytes), "length": int(hop.headers["content-length"]),
+                    "size": len(hop.content), "parsed": json.loads(hop.content) == hop.json()}
+        await net.stop()
+    """)
+    body = tb.ref("hop_body")
+    assert body["bytes"] is True and body["parsed"] is True
+    assert body["length"] == body["size"] > 0  # the JSON text went through the gateway as bytes, both hops
