@@ -8,7 +8,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from labsvc.platform.lab import (
-    heal_experiment, plot_healing, plot_rollouts, rollout_experiment, rollout_summary,
+    ENDPOINT_DELAY, PRE_STOP, heal_experiment, plot_healing, plot_rollouts, prestop_comparison, rollout_experiment,
+    rollout_summary,
 )
 from labsvc.core import simtime
 
@@ -34,6 +35,20 @@ def test_a_rolling_update_under_load_completes_without_failures():
     assert summary.loc[0, "failed"] == 0 and summary.loc[0, "requests"] == 15 * 16   # 16 s of load
     assert isinstance(plot_rollouts({"rolling": run}), Figure)
 
+
+def test_prestop_comparison_only_the_sleep_covers_the_endpoints_lag():
+    runs = simtime.run(prestop_comparison(seed=13))
+    summary = rollout_summary(runs).set_index("run")
+    assert list(summary.index) == ["no preStop", "no preStop, one retry", f"preStop {PRE_STOP:g} s"]
+    assert (summary["endpoint_delay"] == ENDPOINT_DELAY).all() and summary["completed"].all()
+    assert summary["pre_stop"].tolist() == [0, 0, PRE_STOP] and summary["retry"].tolist() == [False, True, False]
+    none, retry, sleep = summary["failed"].tolist()
+    assert none > 0 and 0 < retry < none and sleep == 0
+    lost = runs["no preStop"].load.loc[lambda df: ~df["ok"]]
+    assert set(lost["error"]) == {"InstanceDownError"}          # refused by stopped pods, not answered badly
+    start, end = runs["no preStop"].window
+    assert lost["due"].between(start, end + ENDPOINT_DELAY).all()   # only while the rollout's deletions lag
+    assert simtime.run(prestop_comparison(seed=13))["no preStop"].load.equals(runs["no preStop"].load)  # exact
 
 def test_an_unknown_strategy_names_the_known_ones():
     with pytest.raises(KeyError, match="blue-green"):

@@ -47,6 +47,16 @@ def test_rolling_and_blue_green_lose_nothing_and_the_canary_rolls_back(tb):
     assert tb.value("float(runs['canary (bad v3)'].steps['weight'].max())") == pytest.approx(0.1)
 
 
+def test_without_prestop_the_rolling_update_loses_requests_and_one_retry_saves_only_some(tb):
+    rows = {r["run"]: r for r in tb.value("rollout_summary(prestop).to_dict('records')")}
+    assert list(rows) == ["no preStop", "no preStop, one retry", "preStop 5 s"]
+    none, retry, sleep = rows.values()
+    assert all(r["completed"] and r["endpoint_delay"] == 3 for r in rows.values())
+    assert none["failed"] > 0                       # SIGTERM came before the endpoints dropped the pod
+    assert 0 < retry["failed"] < none["failed"]     # a retry can land on another stopped pod
+    assert sleep["failed"] == 0 and sleep["pre_stop"] == 5
+    assert none["requests"] == retry["requests"] == sleep["requests"]
+
 def test_the_batch_job_writes_every_item_exactly_once(tb):
     assert tb.value("len(rows)") == 100 and tb.value("int(rows['times'].max())") == 1
     steps = tb.value("job.repository.step_executions[['status', 'position']].values.tolist()")

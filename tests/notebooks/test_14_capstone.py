@@ -14,6 +14,17 @@ def test_one_checkout_crosses_the_saga_and_reaches_history_and_delivery(tb):
     assert {("gateway", "orders"), ("orders", "inventory"), ("orders", "payment"), ("orders", "broker")} <= edges
 
 
+def test_the_hypothesis_is_one_probe_per_slo_and_the_canary_gets_a_tenth(tb):
+    # what cells c10, c15 and c23 say in prose
+    probes = tb.value("{p['name']: p['tolerance'] for p in hypothesis['probes']}")
+    assert probes == {"browse availability": [0.99, 1.0], "checkout availability": [0.99, 1.0],
+                      "history availability": [0.99, 1.0], "browse p95 (ms)": [0, 250],
+                      "checkout p95 (ms)": [0, 2000]}
+    assert tb.value("sorted((s.journey, s.target, s.latency_ms) for s in SLOS if s.latency_ms)") == [
+        ["browse", 0.95, 250], ["checkout", 0.95, 2000]]
+    deploy = tb.value("experiments.spec('bad_deploy')['method'][0]['provider']['arguments']")
+    assert deploy["strategy"] == "canary" and deploy["share"] == 0.1
+
 def test_with_resilience_on_every_experiment_holds(tb):
     verdicts = tb.value("{name: report.verdict for name, report in on.items()}")
     assert {verdicts[name] for name in ("bad_deploy", "instance_crash", "partition", "payment_down",
