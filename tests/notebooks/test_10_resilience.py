@@ -90,6 +90,9 @@ def test_solutions_pass_their_checks(tb):
         answer1 = [changes["from_state"].iloc[0], *changes["to_state"]]
         ok1 = bool(check("10.breaker-states", answer1, events=with_breaker.events))
         wrong1 = bool(check("10.breaker-states", ["CLOSED", "OPEN", "CLOSED"], events=with_breaker.events))
+        half_open_solution = half_open_trial(["success", "failure", "success"])
+        ok_half_open = bool(check("10.half-open", half_open_solution, prediction="CLOSED"))
+        wrong_half_open = bool(check("10.half-open", half_open_solution, prediction="OPEN"))
         naive = await retry_storm("naive", requests=50, seed=10, name="nb10-ex2")
         answer2 = int((naive.calls["callee"] == "c").sum()) / naive.user_requests
         ok2 = bool(check("10.amplification", answer2, result=naive))
@@ -99,6 +102,8 @@ def test_solutions_pass_their_checks(tb):
         wrong3 = bool(check("10.fanout", 0.005 * 50 / 2))
     """)
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False
+    assert tb.ref("ok_half_open") is True and tb.ref("wrong_half_open") is False
+    assert tb.value("[half_open_solution.state, round(half_open_solution.failure_rate)]") == ["CLOSED", 33]
     assert tb.ref("answer2") == 27.0 and tb.ref("ok2") is True and tb.ref("wrong2") is False
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
 
@@ -109,3 +114,6 @@ def test_nothing_is_left_running(tb):
 
 def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('10.fanout', ...))")
+    # Exercise 2 as committed: prediction is still ..., and its check cell ran (twice) without raising.
+    assert tb.value("prediction is ...") is True
+    assert "no prediction was made" in tb.value("repr(check('10.half-open', trial, prediction=prediction))")

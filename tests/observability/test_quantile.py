@@ -85,3 +85,21 @@ def test_increase_survives_a_counter_reset_and_needs_two_samples():
     assert increase([(0, 10), (10, 20), (20, 5), (30, 15)], 0, 30) == pytest.approx(25)
     assert math.isnan(increase([(10, 3)], 0, 30))
     assert math.isnan(increase([], 0, 30))
+
+
+def test_a_quantile_in_the_inf_bucket_is_capped_at_the_highest_finite_bound():
+    # Prometheus docs, histogram_quantile: if the quantile falls into the highest bucket (+Inf), the upper
+    # bound of the second highest bucket is returned. Here 10 of 100 requests took 30 s, far beyond the top
+    # finite bound: the p95 reads that bound, whatever the true latency was, so its error has no bound.
+    top = max(LATENCY_BUCKETS)
+    values = [0.01] * 90 + [30.0] * 10
+    buckets = _histogram_of(values)
+    estimate, exact = histogram_quantile(0.95, buckets), exact_quantile(values, 0.95)
+    assert estimate == top
+    assert exact == 30.0 and bucket_of(exact, LATENCY_BUCKETS) == (top, math.inf)
+    widest = max(b - a for a, b in zip((0.0, *LATENCY_BUCKETS), LATENCY_BUCKETS))
+    assert exact - estimate == 25.0 > widest  # more than any finite bucket's width
+    # Slower outliers change nothing: the estimate stays at the cap.
+    assert histogram_quantile(0.95, _histogram_of([0.01] * 90 + [3600.0] * 10)) == top
+    # Just below the +Inf bucket the estimate is still interpolated inside a finite bucket.
+    assert histogram_quantile(0.9, buckets) < top

@@ -297,6 +297,39 @@ def test_half_open_reopens_when_trial_calls_fail(clock):
     assert not breaker.try_acquire_permission()  # a new wait starts
 
 
+def three_trial_calls(clock: FakeClock, outcomes: list[str]) -> CircuitBreaker:
+    """A half-open breaker with 3 trial calls and a 50 % threshold, fed ``outcomes`` in order."""
+    breaker = half_open(clock, permitted_number_of_calls_in_half_open_state=3, failure_rate_threshold=50)
+    for outcome in outcomes:
+        assert breaker.state is State.HALF_OPEN  # no verdict before the last trial call is in
+        if outcome == "success":
+            succeed(breaker)
+        else:
+            fail(breaker)
+    return breaker
+
+
+def test_half_open_closes_with_one_failure_in_three_trial_calls(clock):
+    # resilience4j judges the permitted trial calls together: 1 of 3 = 33 % < 50 %, so it closes
+    # even though the second call failed.
+    breaker = three_trial_calls(clock, ["success", "failure", "success"])
+    assert breaker.state is State.CLOSED
+    last = breaker.transitions.iloc[-1]
+    assert (last["from_state"], last["to_state"]) == ("HALF_OPEN", "CLOSED")
+    assert last["failure_rate"] == pytest.approx(100 / 3)
+    assert "failure rate 33.3333% < 50%" in last["reason"]
+
+
+def test_half_open_reopens_with_two_failures_in_three_trial_calls(clock):
+    breaker = three_trial_calls(clock, ["failure", "success", "failure"])  # 2 of 3 = 67 % >= 50 %
+    assert breaker.state is State.OPEN
+    last = breaker.transitions.iloc[-1]
+    assert (last["from_state"], last["to_state"]) == ("HALF_OPEN", "OPEN")
+    assert last["failure_rate"] == pytest.approx(200 / 3)
+    assert last["reason"].startswith("trial calls in HALF_OPEN: failure rate")
+    assert not breaker.try_acquire_permission()  # a new wait starts
+
+
 def test_cancelled_trial_call_gives_its_permission_back(clock):
     breaker = half_open(clock, permitted_number_of_calls_in_half_open_state=1)
 

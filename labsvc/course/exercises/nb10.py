@@ -57,7 +57,8 @@ def half_open(answer, prediction=None) -> Feedback:
            f"{'below' if rate < threshold else 'at or above'} the {threshold:g} % threshold, judged once all "
            f"{len(outcomes)} were in, so the breaker went {state}")
     why_ko = (f"시험 호출 {len(outcomes)}번 중 {failed}번 실패는 실패율 {rate:.0f} %로, 임곗값 {threshold:g} %"
-              f"{'보다 낮습니다' if rate < threshold else ' 이상입니다'}. 세 호출이 모두 끝난 뒤 한꺼번에 판단했으므로 "
+              f"{'보다 낮습니다' if rate < threshold else ' 이상입니다'}. 호출 {len(outcomes)}번이 모두 끝난 뒤 한꺼번에 "
+              f"판단했으므로 "
               f"서킷 브레이커는 {state} 상태가 되었습니다")
     if guess != state:
         return Feedback(False, f"you predicted {guess}; {why}. A resilience4j breaker does not react to one trial "
