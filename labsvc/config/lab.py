@@ -152,13 +152,13 @@ async def refresh_under_load(*, method: str = "bus", mode: str = "inprocess", in
         async def one(c, i):
             response = await c.get("http://greeting.svc/greeting")
             body = response.json() if response.status_code == 200 else {}
-            rows.append((i, loop.time() - t0, response.status_code, body.get("instance", ""),
+            rows.append((i, round(loop.time() - t0, 9), response.status_code, body.get("instance", ""),
                          body.get("message", ""), body.get("version", "")))
             return response
 
         load = asyncio.create_task(open_loop(net, one, rate=rate, duration=duration, caller="web", timeout=10.0))
         await asyncio.sleep(change_at)
-        changed_at = loop.time() - t0
+        changed_at = round(loop.time() - t0, 9)  # whole nanoseconds, as the load's due times
         current = (await client.get("http://config.svc/greeting/default")).json()["propertySources"]
         own = next(s["source"] for s in current if s["name"].endswith(":greeting"))
         put = await client.put("http://config.svc/repository/main/greeting", json={**own, "greeting.message": new_message},
@@ -172,7 +172,7 @@ async def refresh_under_load(*, method: str = "bus", mode: str = "inprocess", in
         elif method == "bus":
             (await client.post("http://config.svc/bus/refresh", json={"destination": "greeting"},
                                headers=write)).raise_for_status()
-        refreshed_at = loop.time() - t0
+        refreshed_at = round(loop.time() - t0, 9)
         load_run = await load
         names = [i.name for i in net.service("greeting").instances]
         expected = (await client.get("http://config.svc/greeting/default")).json()["version"]
