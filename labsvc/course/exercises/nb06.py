@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from labsvc.course import Feedback, exercise
+from labsvc.course.exercises._explore import judge_exploration
 from labsvc.data import SAGA_STEPS, expected_hops
 
 
@@ -142,26 +143,10 @@ def composition_hops(answer: Any, result: Any = None) -> Feedback:
 @exercise("06.explore-saga")
 def explore_saga(answer: Any, result: Any = None) -> Feedback:
     """``answer``: the length of the shortest counterexample's script, or None; ``result``: the Exploration."""
-    if not all(hasattr(result, a) for a in ("counterexample", "exhausted", "runs")):
-        return Feedback(False, "pass the Exploration that explore(...) returned: check(..., answer, result=retried)",
-                        ko="explore(...)가 돌려준 Exploration을 넘겨주세요: check(..., answer, result=retried)")
+    wrong, truth = judge_exploration(answer, result, "check(..., answer, result=retried)")
+    if wrong is not None:
+        return wrong
     cx = result.counterexample
-    if cx is None and not result.exhausted:
-        return Feedback(False, f"this exploration stopped after {result.runs} runs, before it covered its bounded "
-                               f"space, so it cannot say there is no counterexample: raise max_runs and explore again",
-                        ko=f"이 탐색은 {result.runs}번 실행한 뒤, 한정된 공간을 다 돌기 전에 멈췄습니다. 그래서 반례가 "
-                           f"없다고 말할 수 없습니다. max_runs를 늘려 다시 탐색하세요")
-    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
-        return Feedback(False, f"answer with a whole number (the length of the shortest counterexample's script) "
-                               f"or None (no counterexample within the bound), not {answer!r}",
-                        ko=f"정수(가장 짧은 반례 스크립트의 길이) 또는 None(한계 안에 반례 없음)으로 답하세요. "
-                           f"적은 값: {answer!r}")
-    truth = None if cx is None else len(cx.script)
-    if answer != truth:
-        return Feedback(False, "look at result.counterexample: None means no run broke an invariant; otherwise "
-                               "count the choices in its script",
-                        ko="result.counterexample을 보세요. None이면 불변식을 깬 실행이 없다는 뜻이고, 아니면 그 "
-                           "script의 선택 개수를 세면 됩니다")
     if truth is None:
         return Feedback(True, f"no violation in {result.runs} runs, the whole bounded space, and yet the missing "
                               f"release is still in the code. The retry asks payment again with the same order id "

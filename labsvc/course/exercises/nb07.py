@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from labsvc.course import Feedback, exercise
+from labsvc.course.exercises._explore import judge_exploration
 
 STYLES = ("sync", "async")
 
@@ -85,25 +86,10 @@ def double_charges(answer, result) -> Feedback:
 @exercise("07.explore-steps")
 def explore_steps(answer, result) -> Feedback:
     """``answer``: the length of the shortest counterexample's script, or None; ``result``: the Exploration."""
-    if not all(hasattr(result, a) for a in ("counterexample", "exhausted", "runs")):
-        return Feedback(False, "pass the Exploration that explore(...) returned: check(..., result=lost_reply)",
-                        ko="explore(...)가 돌려준 Exploration을 넘겨주세요: check(..., result=lost_reply)")
+    wrong, truth = judge_exploration(answer, result, "check(..., result=lost_reply)")
+    if wrong is not None:
+        return wrong
     cx = result.counterexample
-    if cx is None and not result.exhausted:
-        return Feedback(False, f"this exploration stopped after {result.runs} runs, before it covered its bounded "
-                               f"space, so it cannot say there is no counterexample: raise max_runs and explore again",
-                        ko=f"이 탐색은 {result.runs}번 실행한 뒤, 한정된 공간을 다 돌기 전에 멈췄습니다. 그래서 반례가 "
-                           f"없다고 말할 수 없습니다. max_runs를 늘려 다시 탐색하세요")
-    truth = None if cx is None else len(cx.script)
-    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
-        return Feedback(False, f"answer with a whole number (the length of the shortest counterexample's script) "
-                               f"or None (no counterexample), not {answer!r}",
-                        ko=f"정수(가장 짧은 반례 스크립트의 길이) 또는 None(반례 없음)으로 답하세요. 적은 값: {answer!r}")
-    if answer != truth:
-        return Feedback(False, "look at result.counterexample: None means no run broke an invariant; otherwise "
-                               "count the choices in its script",
-                        ko="result.counterexample을 보세요. None이면 불변식을 깬 실행이 없다는 뜻이고, 아니면 그 "
-                           "script의 선택 개수를 세면 됩니다")
     if truth is None:
         return Feedback(True, f"no double charge in {result.runs} runs, the whole bounded space. A lost reply leaves "
                               f"payment running with its memory: the retry is a duplicate the consumer remembers "
