@@ -18,7 +18,10 @@ KO_NOTEBOOK_DIR := $(wildcard notebooks/ko)
 
 .PHONY: venv install lab test check bench clean
 
-venv install: $(STAMP)
+# JupyterLab's default overrides (no "news" pop-up, no update check); binder/postBuild does the same on Binder.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
+venv install: $(STAMP) $(LAB_SETTINGS)/overrides.json
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,9 +29,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install --upgrade pip
-	$(PIP) install -e ".[test]"
+	@echo "Installing the pinned packages into $(VENV) (a few minutes the first time)..."
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[test]"
 	@touch $@
+
+$(LAB_SETTINGS)/overrides.json: binder/overrides.json | $(STAMP)
+	@mkdir -p $(LAB_SETTINGS)
+	cp binder/overrides.json $@
 
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -36,9 +44,13 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # The printed URL opens notebooks/00_start_here.ipynb, with the repository as
 # JupyterLab's root (as on Binder), so datasets/ and labsvc/ are browsable too.
 # `make lab START=notebooks/ko/00_start_here.ipynb` opens the Korean edition instead.
+# JupyterLab logs only warnings, so the URL is the last thing on screen when it is ready;
+# it opens a browser itself where a desktop session can show one (macOS, or a DISPLAY).
 START ?= notebooks/00_start_here.ipynb
+OPEN_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 lab: install
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser $(ALLOW_ROOT) \
+	@echo "Starting JupyterLab; open the URL below when it appears (Ctrl-C twice stops it)."
+	@$(BIN)/jupyter lab --ip=127.0.0.1 $(OPEN_BROWSER) $(ALLOW_ROOT) --ServerApp.log_level=WARN --LabApp.log_level=WARN \
 	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # One pytest run: tests/ (package tests; every notebook top to bottom twice in

@@ -109,6 +109,9 @@ def test_binder_environment_runs_the_landing_notebook(tmp_path, capsys):
         [python, "-c", "import labsvc, sys; print(labsvc.__file__)"], env=env, cwd=tmp_path, timeout=60, what="import labsvc"
     )
     assert Path(where.stdout.strip()).resolve().is_relative_to((ROOT / "labsvc").resolve()), "postBuild did not install this checkout's labsvc"
+    overrides = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.is_file(), "postBuild did not put JupyterLab's overrides.json under the environment's prefix"
+    assert json.loads(overrides.read_text()) == json.loads((ROOT / "binder" / "overrides.json").read_text())
 
     runner = tmp_path / "run_notebook.py"
     runner.write_text(RUNNER, encoding="utf-8")
