@@ -171,3 +171,9 @@ def notebook_runs():
     runs = NotebookRuns()
     yield runs
     runs.close()
+
+
+@pytest.fixture(scope="session")
+def output_text():
+    """:func:`cell_text`, for the conftest of a sub-folder (what a learner reads in a cell's outputs)."""
+    return cell_text

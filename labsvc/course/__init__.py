@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 __all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment",
-           "set_language", "language", "LANGUAGES", "is_number", "glue"]
+           "set_language", "language", "LANGUAGES", "is_number", "glue", "predict"]
 
 from labsvc.course.glue import glue  # noqa: E402 - figures the prose quotes
+from labsvc.course.predictions import predict  # noqa: E402 - a guess recorded before an experiment runs
 
 EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
 

@@ -76,3 +76,8 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("wrong3") is False
     tb.inject("await net.stop()")
 
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -76,3 +76,8 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
     hops = tb.value("measured['calls_per_request'].to_dict()")
     assert hops["coarse + search"] > hops["coarse"]
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

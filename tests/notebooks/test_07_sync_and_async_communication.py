@@ -150,3 +150,8 @@ def test_the_counterexample_diagram_shows_the_crash_and_the_retry(tb):
         "    order->>payment: POST /charges",
         "    payment-->>order: 200 · 1 ms",
     ]
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -150,3 +150,8 @@ def test_solutions_pass_their_checks(tb):
 def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('08.stale-bound', ..., lab=crash_lab))")
     assert "crash_lab" in tb.value("check('08.stale-bound', 330, lab=None).message")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

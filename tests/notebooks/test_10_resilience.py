@@ -117,3 +117,8 @@ def test_unanswered_exercises_say_what_to_do(tb):
     # Exercise 2 as committed: prediction is still ..., and its check cell ran (twice) without raising.
     assert tb.value("prediction is ...") is True
     assert "no prediction was made" in tb.value("repr(check('10.half-open', trial, prediction=prediction))")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

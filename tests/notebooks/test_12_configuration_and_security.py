@@ -83,3 +83,8 @@ wrong = check("12.route-scope", leaky, probe=await probe_scopes(leaky))
 """)
     assert tb.value("[r1.ok, r2.ok, r3.ok]") == [True, True, True]
     assert tb.value("wrong.ok") is False and "stock:admin" in tb.value("wrong.message")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -102,3 +102,8 @@ def test_one_failed_checkout_under_chaos_shows_the_refused_charge(tb):
     trace = tb.value("refused['trace_id'].iloc[0]")
     order = tb.value(f"kept.net.calls.query('trace_id == \"{trace}\" and caller == \"users\"')['status'].tolist()")
     assert order == [201]
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)
