@@ -25,7 +25,7 @@ The package exports exactly the ``__all__`` of those five modules
 :mod:`~labsvc.design.metrics`, :mod:`~labsvc.design.datasets` and
 :mod:`~labsvc.design.plots`): each name is listed once, in its own module.
 
-Four more modules, imported by their own names (``from
+Five more modules, imported by their own names (``from
 labsvc.design.topology import ...``):
 
 * :mod:`~labsvc.design.topology` - a decomposition deployed as running
@@ -40,6 +40,9 @@ labsvc.design.topology import ...``):
 * :mod:`~labsvc.design.lab` - the experiments of notebooks 03 and 04 in one
   place: deploy decompositions as services and measure them at run time
   (from :mod:`~labsvc.design.topology`).
+* :mod:`~labsvc.design.ownership` - one team and one repository per
+  bounded context (notebook 02), and how many changes need a second team
+  when a service reads another service's tables.
 
 Choices made here, so a reader need not guess:
 

@@ -23,7 +23,8 @@ alone, and there the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -32,7 +33,8 @@ from labsvc.design.decomposition import Decomposition
 from labsvc.design.metrics import compare
 from labsvc.core.errors import ConfigurationError
 
-__all__ = ["PUBLISHED_COLUMNS", "published_metrics", "mono2micro_side_by_side", "usb_baselines", "baseline_coverage"]
+__all__ = ["PUBLISHED_COLUMNS", "published_metrics", "mono2micro_side_by_side", "usb_baselines", "baseline_coverage",
+           "business_context_purity"]
 
 #: Published metric column -> our :func:`~labsvc.design.compare` column with the same idea.
 PUBLISHED_COLUMNS: dict[str, str] = {"ICP": "icp", "SM": "sm", "IFN": "ifn", "NED": "ned"}
@@ -120,3 +122,35 @@ def baseline_coverage(dataset: MonolithDataset) -> pd.Series:
         raise ConfigurationError(f"{dataset.name} has no USB baselines (jpetstore and daytrader have them)")
     n = dataset.graph.number_of_nodes()
     return pd.Series({m: len(dataset.baseline(m)) / n for m in dataset.baseline_methods}, name="coverage")
+
+
+def business_context_purity(decomposition: Decomposition, business_contexts: Mapping[str, Iterable[str]]) -> float:
+    """BCP, business context purity, as Mono2Micro computes it: lower is better.
+
+    ``business_contexts`` maps a module to the business contexts (use cases)
+    it takes part in; Mono2Micro reads them from runtime traces of test cases
+    labelled by use case, which a static graph does not have. For each
+    service, take the ``n`` distinct contexts its modules serve and the
+    entropy of a uniform distribution over them, ``ln(n)``; BCP is the mean
+    over services (``metrics_util.business_context_purity`` in the
+    Mono2Micro replication package). A module missing from the mapping
+    counts as the context ``"Unknown"``, as there.
+
+    >>> d = Decomposition("d", {"a": "x", "b": "x", "c": "y"})
+    >>> round(business_context_purity(d, {"a": ["buy"], "b": ["buy", "browse"], "c": ["browse"]}), 3)
+    0.347
+    """
+    if not isinstance(decomposition, Decomposition):
+        raise ConfigurationError(f"expected a Decomposition, got {type(decomposition).__name__}")
+    if not isinstance(business_contexts, Mapping):
+        raise ConfigurationError("business_contexts must map each module to its use cases, "
+                                 "e.g. {'Cart': ['checkout']}")
+    served: dict[str, set[str]] = {}
+    for module, service in decomposition.assignment.items():
+        contexts = business_contexts.get(module, ["Unknown"])
+        if isinstance(contexts, str):
+            raise ConfigurationError(f"the business contexts of {module!r} must be a list, e.g. [{contexts!r}]")
+        served.setdefault(service, set()).update(contexts or ["Unknown"])
+    if not served:
+        raise ConfigurationError(f"decomposition {decomposition.name!r} assigns no modules")
+    return sum(math.log(len(c)) for c in served.values()) / len(served)

@@ -4,6 +4,9 @@
 (notebook 08), :mod:`labsvc.resilience.lab` (notebook 10),
 :mod:`labsvc.platform.lab` (notebook 13); the shared helpers are in
 :mod:`labsvc.core.experiment`. This old path works until labsvc 0.3 and warns.
+
+Not moved: :mod:`labsvc.experiments.realtime`, notebook 01's measurements on the
+real clock and its experiment run simulated and as real processes side by side.
 """
 
 from labsvc._moved import moved

@@ -25,7 +25,7 @@ holds notebook 11's experiments and :mod:`~labsvc.observability.plots` its plots
 """
 
 from labsvc.observability.lab import CHECKOUT, CHECKOUT_TREE, STEADY_LATENCY, ObservedRun, incident_run, observed_shop, one_checkout
-from labsvc.observability.lab import SLORun, slo_run
+from labsvc.observability.lab import COST_VARIANTS, SLORun, observability_cost, slo_run
 from labsvc.observability._logquery import LEVELS, query_logs, trace_of
 from labsvc.observability._metrics import LATENCY_BUCKETS, METRICS_PATH, RedMetrics, status_class
 from labsvc.observability._observer import ENV_OBSERVE, ENV_SPANS, Observer, child_observability, observe
@@ -42,7 +42,7 @@ from labsvc.observability.plots import plot_burn_rates, plot_quantiles, plot_red
 
 __all__ = [
     "CHECKOUT", "CHECKOUT_TREE", "STEADY_LATENCY", "ObservedRun", "incident_run", "observed_shop", "one_checkout",
-    "SLORun", "slo_run",
+    "SLORun", "slo_run", "COST_VARIANTS", "observability_cost",
     "LEVELS", "query_logs", "trace_of",
     "LATENCY_BUCKETS", "METRICS_PATH", "RedMetrics", "status_class",
     "ENV_OBSERVE", "ENV_SPANS", "Observer", "observe", "child_observability",

@@ -10,11 +10,15 @@ instance's ``/metrics``, and breaks ``payment`` for a while in the middle
 (errors and slowness), the incident the dashboards show. :func:`slo_run` does
 the same for hours of simulated time at a low rate, without scraping, so that
 burn-rate alerts can be evaluated on windows of their true lengths.
+:func:`observability_cost` measures on the real clock what tracing and metrics
+cost per checkout (CPU work, which simulated time does not count).
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -28,10 +32,10 @@ from labsvc.core.network import Network
 from labsvc.shop import build_shop
 from labsvc.observability._scrape import Scraper
 from labsvc.observability._slo import SLO, WORKBOOK_RULES, BurnRateRule, error_budget, evaluate
-from labsvc.core.simtime import follows_network
+from labsvc.core.simtime import DEFAULT_TIME, follows_network
 
 __all__ = ["observed_shop", "one_checkout", "incident_run", "ObservedRun", "CHECKOUT", "CHECKOUT_TREE",
-           "STEADY_LATENCY", "slo_run", "SLORun"]
+           "STEADY_LATENCY", "slo_run", "SLORun", "observability_cost", "COST_VARIANTS"]
 
 #: What a user sends to check out.
 CHECKOUT = ("POST", "http://web.svc/orders")
@@ -217,3 +221,62 @@ async def slo_run(net: Network, *, rate: float = 0.1, duration: float | str = "8
     c = net.calls
     checkouts = c[(c["caller"] == "users") & (c["callee"] == "web") & (c["start"] >= t0)].reset_index(drop=True)
     return SLORun(checkouts, (when[0] - t0, when[1] - t0), t0, rate, total)
+
+
+#: What :func:`observability_cost` switches on, in its order: (label, tracing, metrics).
+COST_VARIANTS = (("off", False, False), ("metrics", False, True), ("tracing", True, False),
+                 ("tracing + metrics", True, True))
+
+
+async def observability_cost(*, checkouts: int = 50, rounds: int = 3, seed: int = 11) -> pd.DataFrame:
+    """What tracing and RED metrics cost per checkout, measured on this machine's real clock.
+
+    Builds the microservice shop once per variant of :data:`COST_VARIANTS`
+    (in-process, ``time="real"``, no injected latency) and places
+    ``checkouts`` orders one after another in each, in ``rounds`` interleaved
+    rounds so that a busy neighbour slows every variant alike; keeps each
+    variant's median round. Columns: ``wall_ms`` and ``cpu_ms`` (this
+    process's CPU time) per checkout, ``spans`` recorded per checkout, and
+    ``cpu_vs_off`` (the variant's CPU per checkout over the variant with
+    everything off). The log lines are collected in every variant. The
+    numbers vary between runs and machines; the spans do not.
+    """
+    if isinstance(checkouts, bool) or not isinstance(checkouts, int) or checkouts < 1:
+        raise ConfigurationError(f"checkouts={checkouts!r}: give a whole number of checkouts, at least 1, e.g. 50")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ConfigurationError(f"rounds={rounds!r}: give a whole number of rounds, at least 1, e.g. 3")
+    token = DEFAULT_TIME.set("real")  # the shop's networks measure the wall clock, not a modelled one
+    try:
+        nets = {}
+        for label, tracing, metrics in COST_VARIANTS:
+            net = build_shop("microservices", seed=seed, name=f"nb11-cost-{label.replace(' + ', '-')}")
+            if tracing or metrics:
+                net.observe(tracing=tracing, metrics=metrics)
+            nets[label] = net
+    finally:
+        DEFAULT_TIME.reset(token)
+    wall: dict[str, list[float]] = {label: [] for label in nets}
+    cpu: dict[str, list[float]] = {label: [] for label in nets}
+    spans: dict[str, int] = {}
+    try:
+        for net in nets.values():
+            await net.start()
+            await one_checkout(net)  # warm up: first requests build routes and connections
+        for _ in range(rounds):
+            for label, net in nets.items():
+                w0, c0 = time.perf_counter(), time.process_time()
+                for i in range(checkouts):
+                    await one_checkout(net, product_id=1 + i % 10)
+                wall[label].append((time.perf_counter() - w0) / checkouts)
+                cpu[label].append((time.process_time() - c0) / checkouts)
+        for label, net in nets.items():
+            spans[label] = len(net.spans) / (1 + rounds * checkouts)
+    finally:
+        for net in nets.values():
+            await net.stop()
+    table = pd.DataFrame({"wall_ms": {k: statistics.median(v) * 1000 for k, v in wall.items()},
+                          "cpu_ms": {k: statistics.median(v) * 1000 for k, v in cpu.items()},
+                          "spans": spans})
+    table["cpu_vs_off"] = table["cpu_ms"] / table.loc["off", "cpu_ms"]
+    table.index.name = "observability"
+    return table

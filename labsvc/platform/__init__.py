@@ -18,6 +18,10 @@ healed and autoscaled. This package runs all of it on a
 - :class:`HorizontalPodAutoscaler` and :func:`desired_replicas` (``_hpa``);
 - :class:`RollingUpdate`, :class:`BlueGreen`, :class:`Canary`,
   :class:`Recreate` (``_rollout``);
+- Cloud Foundry's own side (``_cf``, ``_cf_autoscaler``): :func:`cf_manifest`
+  and :func:`validate_cf_manifest`, :func:`restart_timeline`, the
+  health-check types (:func:`health_check_experiment`) and the App
+  Autoscaler's rules (:class:`AutoscalerPolicy`, :class:`AppAutoscaler`);
 - batch jobs (``_batch``) and the export to Docker Compose, Kubernetes and
   Cloud Foundry (:mod:`labsvc.platform.export`).
 
@@ -33,6 +37,12 @@ from labsvc.platform._backoff import (
 from labsvc.platform._batch import (
     BatchStatus, ChunkStep, CronSchedule, Job, JobExecution, JobRepository, JobSpec, KubernetesJob, SkipLimitExceeded,
     SqliteUpsertWriter,
+)
+from labsvc.platform._cf import (
+    FAILURES, HealthCheckRun, cf_manifest, health_check_experiment, restart_timeline, validate_cf_manifest,
+)
+from labsvc.platform._cf_autoscaler import (
+    AppAutoscaler, AppAutoscalerRun, AutoscalerPolicy, AutoscalerRule, PolicyError, app_autoscaler_experiment,
 )
 from labsvc.platform._controller import App, Platform, Pod
 from labsvc.platform._endpoints import Endpoints
@@ -54,4 +64,6 @@ __all__ = [
     "JobSpec", "JobRepository", "ChunkStep", "Job", "JobExecution", "SqliteUpsertWriter", "SkipLimitExceeded",
     "KubernetesJob", "CronSchedule", "BatchStatus",
     "RollingUpdate", "Recreate", "BlueGreen", "Canary", "CanaryStep", "RolloutResult", "surge_and_unavailable",
+    "cf_manifest", "validate_cf_manifest", "restart_timeline", "health_check_experiment", "HealthCheckRun", "FAILURES",
+    "AutoscalerRule", "AutoscalerPolicy", "AppAutoscaler", "PolicyError", "app_autoscaler_experiment", "AppAutoscalerRun",
 ]

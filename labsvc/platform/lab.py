@@ -16,7 +16,13 @@ returns DataFrames; the ``plot_*`` functions that draw them live in
 - :func:`rollout_experiment` / :func:`compare_rollouts`: the same app moves
   from v1 to v2 (or to a broken v3) under open-loop load with recreate,
   rolling, blue-green and canary; :func:`prestop_comparison`: a rolling
-  update with and without a ``preStop`` sleep while the endpoints lag.
+  update with and without a ``preStop`` sleep while the endpoints lag;
+- Cloud Foundry's side, from :mod:`labsvc.platform._cf` and
+  ``_cf_autoscaler``: :func:`restart_timeline` (Diego's crash restarts
+  beside CrashLoopBackOff), :func:`health_check_experiment` (which
+  health-check type sees which failure) and
+  :func:`app_autoscaler_experiment` (the App Autoscaler's rules on the
+  HPA's load ramp).
 
 The apps (:func:`web_v1`, :func:`web_v2`, :func:`web_broken`) are factories
 in this module, so process mode could start them too.
@@ -39,8 +45,10 @@ from labsvc.platform import (
     BlueGreen, Canary, CanaryStep, CallRateMetric, ChunkStep, CloudFoundryBackOff, CrashLoopBackOff, Job,
     JobRepository, Platform, Recreate, RollingUpdate, SqliteUpsertWriter,
 )
+from labsvc.platform._cf import health_check_experiment, restart_timeline
+from labsvc.platform._cf_autoscaler import app_autoscaler_experiment
 from labsvc.platform.export import PRE_STOP_DRAIN
-from labsvc.platform.plots import plot_autoscaling, plot_crashloops, plot_healing, plot_rollouts
+from labsvc.platform.plots import plot_autoscalers, plot_autoscaling, plot_crashloops, plot_healing, plot_rollouts
 from labsvc.core.problems import Problem
 from labsvc.core.service import Request, create_service, instance_name
 from labsvc.core.simtime import experiment
@@ -49,7 +57,8 @@ __all__ = [
     "web_v1", "web_v2", "web_broken", "heal_experiment", "HealResult", "plot_healing", "crashloop_experiment",
     "CrashLoopResult", "plot_crashloops", "autoscale_experiment", "AutoscaleResult", "plot_autoscaling",
     "rollout_experiment", "RolloutRun", "compare_rollouts", "rollout_summary", "prestop_comparison", "plot_rollouts",
-    "STRATEGIES", "ENDPOINT_DELAY", "PRE_STOP", "run_invoices",
+    "STRATEGIES", "ENDPOINT_DELAY", "PRE_STOP", "run_invoices", "restart_timeline", "health_check_experiment",
+    "app_autoscaler_experiment", "plot_autoscalers",
 ]
 
 #: Seconds the Services' endpoints take, in these experiments, to stop routing to a pod being deleted.

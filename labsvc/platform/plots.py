@@ -6,6 +6,8 @@
   Cloud Foundry's restart back-off (a :class:`~labsvc.platform.lab.CrashLoopResult`);
 - :func:`plot_autoscaling`: offered load and ready instances on one time axis
   (an :class:`~labsvc.platform.lab.AutoscaleResult`);
+- :func:`plot_autoscalers`: the HPA and the App Autoscaler's rules on the same
+  load ramp (an ``AutoscaleResult`` and an ``AppAutoscalerRun``);
 - :func:`plot_rollouts`: failed requests per time bucket during each rollout
   (:class:`~labsvc.platform.lab.RolloutRun` per strategy).
 
@@ -19,9 +21,10 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # pragma: no cover
+    from labsvc.platform._cf_autoscaler import AppAutoscalerRun
     from labsvc.platform.lab import AutoscaleResult, CrashLoopResult, HealResult, RolloutRun
 
-__all__ = ["plot_healing", "plot_crashloops", "plot_autoscaling", "plot_rollouts"]
+__all__ = ["plot_healing", "plot_crashloops", "plot_autoscaling", "plot_autoscalers", "plot_rollouts"]
 
 
 def plot_healing(result: HealResult) -> Figure:
@@ -83,6 +86,30 @@ def plot_autoscaling(result: AutoscaleResult, bucket: float = 10.0) -> Figure:
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
     ax.set_title(f"HPA: target {result.target:g} requests/s per instance, 15 s sync; scale-down waits 300 s")
+    return fig
+
+
+def plot_autoscalers(hpa: AutoscaleResult, rules: AppAutoscalerRun, bucket: float = 10.0) -> Figure:
+    """Offered load, and the instances the HPA and the App Autoscaler's rules asked for, on one time axis."""
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax = fig.subplots()
+    load = hpa.load.assign(b=(hpa.load["due"] // bucket) * bucket)
+    per_s = load.groupby("b").size() / bucket
+    ax.bar(per_s.index + bucket / 2, per_s.values, width=bucket * 0.9, color="#a8dadc",
+           label="requests per second (offered)")
+    ax.set_xlabel("time (s, simulated)")
+    ax.set_ylabel("requests per second")
+    ax2 = ax.twinx()
+    for result, label, color in ((hpa, "HPA (Kubernetes)", "#264653"), (rules, "App Autoscaler (Cloud Foundry)",
+                                                                        "#e76f51")):
+        t = result.timeline
+        ax2.step(t["time"], t["desired"], where="post", color=color, label=label)
+    ax2.set_ylabel("desired instances")
+    ax2.set_ylim(0, max(hpa.timeline["desired"].max(), rules.timeline["desired"].max()) + 1)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+    ax.set_title("the same load ramp: a target (HPA) against threshold rules with breach and cool-down (CF)")
     return fig
 
 

@@ -1,8 +1,12 @@
 """Notebook 01 measures the trade-offs it claims, and its exercise solutions pass their checks."""
 
+from pathlib import Path
+
+import nbformat
 import pytest
 
 pytestmark = pytest.mark.slow
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_monolith_vs_microservices.ipynb"
 # tb: notebooks/01_monolith_vs_microservices.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
@@ -22,6 +26,39 @@ def test_a_checkout_makes_more_hops_as_microservices(tb):
     hops = {r["design"]: r["hops per request"] for r in cost}
     assert hops["microservices"] > 2 * hops["monolith"]
     assert all(r["availability"] == 1.0 for r in cost)
+
+
+def test_the_no_fault_cost_is_measured_on_the_real_clock(tb):
+    cost = tb.value("cost.to_dict('records')")
+    assert {(r["design"], r["feature"]) for r in cost} == {
+        (d, f) for d in ("monolith", "microservices") for f in ("browse", "product page", "checkout", "track")}
+    assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] and r["mean_ms"] > 0 for r in cost)
+    cpu = {r["design"]: r["cpu_ms"] for r in cost}
+    assert cpu["microservices"] > cpu["monolith"] > 0   # about three times the hops: more work, more CPU
+    tags = {c.id: c.metadata.get("tags", []) for c in nbformat.read(NOTEBOOK, as_version=4).cells}
+    assert "realtime" in tags["c10"] and "realtime" in tags["c11"]
+
+
+def test_the_same_experiment_simulated_is_exact_and_real_agrees_on_the_calls(tb):
+    sim = tb.value("simulated.hops().to_dict('records')")
+    assert [(r["hop"], r["calls"], r["statuses"]) for r in sim] == [("users -> web", 100, "200"),
+                                                                     ("web -> catalog", 100, "200")]
+    # the 50 ms fault plus the modelled 1 ms per service, exactly, and no spread
+    assert [[r["min_ms"], r["p50_ms"], r["p99_ms"]] for r in sim] == [[pytest.approx(52.0)] * 3,
+                                                                      [pytest.approx(51.0)] * 3]
+    real = tb.value("real.hops().to_dict('records')")
+    assert [(r["hop"], r["calls"], r["statuses"]) for r in real] == [(r["hop"], r["calls"], r["statuses"]) for r in sim]
+    assert all(r["min_ms"] >= 50.0 for r in real)   # no real call beats the injected latency
+    assert tb.value("real.mode") == "process" and tb.value("bool((real.requests['latency'] >= 0.050).all())") is True
+    table = tb.value("compare_runs(simulated, real).to_dict()")
+    sim_col, real_col = table["inprocess (simulated)"], table["process (real)"]
+    for row in ("requests sent", "answered 200", "calls web -> catalog"):
+        assert sim_col[row] == real_col[row] == 100
+    assert sim_col["p99 - p50 (ms, jitter)"] == 0.0 and real_col["p50 beyond the fault (ms)"] > 0
+    tags = {c.id: c.metadata.get("tags", []) for c in nbformat.read(NOTEBOOK, as_version=4).cells}
+    assert "realtime" not in tags.get("c12b", []) and "realtime" in tags["c12d"] and "realtime" in tags["c12e"]
+    assert tb.value("[n.name for n in __import__('labsvc.core.network', fromlist=['_']).running_networks() "
+                    "if n.name.startswith(('chain-', 'cost-'))]") == []
 
 
 def test_a_crashing_module_takes_the_whole_monolith_but_only_degrades_the_services(tb):

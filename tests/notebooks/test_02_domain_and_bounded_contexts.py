@@ -74,3 +74,22 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False
     assert tb.ref("ok2") is True and tb.ref("wrong2") is False and tb.ref("short") is False
     assert tb.ref("ok3") is True and tb.ref("aliases") is True and tb.ref("wrong3") is False
+
+
+def test_each_context_has_one_team_one_repository_and_its_own_tables(tb):
+    table = tb.value("ownership_table(shop).set_index('context').to_dict('index')")
+    assert "payment-provider" not in table and "carrier" not in table  # external: someone else's team
+    assert len({row["team"] for row in table.values()}) == len({row["repository"] for row in table.values()}) == 10
+    assert table["catalog"]["services"] == "catalog" and table["catalog"]["tables"] == "catalog.repo"
+    assert table["catalog"]["owns"] == "Product, Category, Promotion"
+    assert table["storefront"]["tables"] == "" and table["storefront"]["owns"] == ""
+
+
+def test_shared_tables_turn_one_team_changes_into_two_team_changes(tb):
+    readers = tb.value("teams[teams['readers'].str.len() > 0].set_index('change_id')['readers'].apply(list).to_dict()")
+    assert readers["CH-007"] == ["search"] and readers["CH-013"] == ["notification"]
+    assert readers["CH-024"] == ["delivery"]
+    assert "CH-005" not in readers  # it changes order's tables, but delivery is already part of that change
+    one_team = tb.value("one_team.to_dict()")
+    assert one_team == {"own tables": 39, "tables shared with readers": 29}
+    assert tb.value("len(teams)") == 60

@@ -72,3 +72,33 @@ def test_solutions_pass_their_checks(tb):
     """)
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False and tb.ref("coarse1") is False
     assert tb.ref("ok2") is True and tb.ref("wrong2") is False
+
+
+def test_the_tiny_example_scores_what_the_prose_counts_by_hand(tb):
+    scores = tb.value("tiny_scores.round(4).to_dict('index')")
+    good, bad = scores["good"], scores["bad"]
+    assert (good["icp"], bad["icp"]) == (0.3, 1.0)  # 3 of 10 cross; all 10 cross
+    assert (good["ifn"], bad["ifn"]) == (0.5, 1.5)
+    assert (good["cohesion"], bad["cohesion"]) == (0.75, 0.0)
+    assert (good["modularity"], bad["modularity"]) == (0.195, -0.5)
+    assert (good["sm"], bad["sm"]) == (0.0, -0.75)
+    assert good["ned"] == bad["ned"] == 1.0 and good["largest_share"] == 0.5
+    assert (good["services_per_change"], bad["services_per_change"]) == (1.3333, 1.6667)
+    assert tb.value("non_extreme_distribution(three_one, low=2, high=3)") == 0.25
+    bcp = {d: round(tb.value(f"business_context_purity({d}, use_cases)"), 3) for d in ("good", "bad")}
+    assert bcp == {"good": 0.693, "bad": 0.896}  # ln 2; (ln 2 + ln 3) / 2
+
+
+def test_the_coupling_prediction_is_checked_against_the_scores(tb):
+    tb.inject("""
+        unmade = check("03.predict-coupling", static, prediction=...)
+        right = check("03.predict-coupling", static, prediction="ddd")
+        wrong = check("03.predict-coupling", static, prediction="layered")
+        other = check("03.predict-coupling", static, prediction="nano")
+        no_table = check("03.predict-coupling", None, prediction="ddd")
+    """)
+    assert tb.value("bool(unmade)") is False and "no prediction was made" in tb.value("unmade.message")
+    assert tb.value("bool(right)") is True
+    assert tb.value("bool(wrong)") is False and "82%" in tb.value("wrong.message") and "20%" in tb.value("wrong.message")
+    assert tb.value("bool(other)") is False and "'nano'" in tb.value("other.message")
+    assert tb.value("bool(no_table)") is False

@@ -1,10 +1,14 @@
 """Notebook 11 traces a checkout across six services, compares bucket and exact p95, and pages on its incident."""
 
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from labsvc.observability import CHECKOUT_TREE, WORKBOOK_RULES
 
 pytestmark = pytest.mark.slow
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "11_observability.ipynb"
 # tb: notebooks/11_observability.ipynb after two passes in one kernel (tests/notebooks/conftest.py)
 
 
@@ -15,6 +19,18 @@ def test_the_checkout_trace_is_one_tree_across_six_services(tb):
         "catalog", "delivery", "inventory", "orders", "payment", "users", "web"]
     assert tb.value("set(shop.calls.query('trace_id == @trace_id')['trace_id']) == {trace_id}") is True
     assert tb.value("len(plot_waterfall(spans, trace_id).axes[0].patches)") == 12
+
+
+def test_observing_costs_are_measured_on_the_real_clock(tb):
+    table = tb.value("overhead.reset_index().to_dict('records')")
+    assert [r["observability"] for r in table] == ["off", "metrics", "tracing", "tracing + metrics"]
+    assert [r["spans"] for r in table] == [0.0, 0.0, 12.0, 12.0]   # a client and a server span per hop, six hops
+    assert all(r["wall_ms"] > 0 and r["cpu_ms"] > 0 for r in table)
+    cpu = {r["observability"]: r["cpu_vs_off"] for r in table}
+    assert cpu["off"] == 1.0 and cpu["tracing"] > 1.0   # 12 more spans per checkout is more work
+    cells = {c.id: c for c in nbformat.read(NOTEBOOK, as_version=4).cells}
+    assert "realtime" in cells["c10b"].metadata.get("tags", [])
+    assert "observability_cost(" in cells["c10b"].source
 
 
 def test_bucket_p95_is_within_a_bucket_of_the_exact_one(tb):

@@ -78,6 +78,48 @@ def test_the_export_is_valid_and_a_broken_one_is_not(tb):
     assert tb.ref("rejected") is True
 
 
+def test_the_cloud_foundry_manifest_is_written_and_wrong_ones_are_refused(tb):
+    import yaml
+
+    web, shop = yaml.safe_load(tb.value("cf_manifest(pushed)"))["applications"]
+    assert web["health-check-type"] == "http" and web["health-check-http-endpoint"] == "/health"
+    assert web["routes"] == [{"route": "web.svc"}] and web["instances"] == 2 and web["timeout"] == 60
+    assert shop["health-check-type"] == "port" and shop["env"] == {"PROFILE": "demo"}
+    tb.inject("""
+        refusals = []
+        for app in ({"name": "web", "health-check-type": "tcp"}, {"name": "web", "health-check-type": "http"}):
+            try:
+                validate_cf_manifest({"applications": [app]})
+            except ManifestError as exc:
+                refusals.append(str(exc))
+    """)
+    tcp, http = tb.ref("refusals")
+    assert "health-check-type='tcp' is not one of" in tcp and "without health-check-http-endpoint" in http
+
+
+def test_cloud_foundry_restarts_as_diego_documents_and_gives_up(tb):
+    side = tb.value("side.head(10).to_dict('list')")
+    assert side["wait CF"] == [0, 0, 0, 30, 60, 120, 240, 480, 960, 960]
+    assert side["wait k8s"] == [10, 20, 40, 80, 160, 300, 300, 300, 300, 300]
+    assert tb.value("(int(last['crash']), last['state'])") == [201, "CRASHED (given up)"]
+    summary = tb.value("loops.summary.set_index('platform')['longest_wait'].to_dict()")
+    assert summary == {"Kubernetes": 300.0, "Cloud Foundry": 960.0}
+
+
+def test_only_the_http_health_check_sees_a_live_but_broken_instance(tb):
+    seen = tb.value("hc.summary.pivot(index='failure', columns='health_check', values='detected').to_dict()")
+    assert seen["http"] == {"endpoint answers 500": True, "endpoint hangs": True, "process exits": True}
+    for kind in ("port", "process"):
+        assert seen[kind] == {"endpoint answers 500": False, "endpoint hangs": False, "process exits": True}
+
+
+def test_the_app_autoscaler_waits_for_its_breach_and_cool_down_where_the_hpa_jumps(tb):
+    rows = tb.value("h[h.desired != h.current][['time', 'current', 'desired']].round(0).values.tolist()")
+    assert rows == [[135, 1, 3], [315, 3, 2]]
+    assert tb.value("int(hpa.desired.max())") == 6
+    assert tb.value("int(h.reason.str.startswith('cooling').sum())") == 3
+
+
 def test_solutions_pass_their_checks(tb):
     tb.inject("""
         ok1 = bool(check("13.hpa-first-sync", min(desired_replicas(8, 45, 20), max(8 * 2, 8 + 4))))
@@ -88,10 +130,13 @@ def test_solutions_pass_their_checks(tb):
         canary = runs["canary (bad v3)"]
         ok3 = bool(check("13.canary-share", float((~canary.load["ok"]).mean()), run=canary))
         wrong3 = bool(check("13.canary-share", 0.1, run=canary))
+        ok4 = bool(check("13.cf-restart", restart_timeline(CloudFoundryBackOff, crashes=5)["starting_at"].iloc[-1]))
+        wrong4 = bool(check("13.cf-restart", 60))
     """)
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False
     assert tb.ref("ok2") is True and tb.ref("wrong2") is False
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
+    assert tb.ref("ok4") is True and tb.ref("wrong4") is False
 
 
 def test_unanswered_exercises_say_what_to_do(tb):

@@ -68,3 +68,42 @@ def most_services(answer, changes: pd.DataFrame, decomposition: Decomposition) -
     return Feedback(True, f"{answer} touches {top} services: {', '.join(touched)}{others}. Each would "
                           "need its own team and release to ship it.",
                     ko=f"{answer}은(는) 서비스 {top}개를 건드립니다: {', '.join(touched)}{others}. 이 변경을 내보내려면 서비스마다 담당 팀과 릴리스가 따로 필요합니다.")
+
+
+#: The two splits the prediction exercise asks about.
+PREDICT_CHOICES = ("layered", "ddd")
+
+
+@exercise("03.predict-coupling")
+def predict_coupling(answer, prediction=None) -> Feedback:
+    """``answer`` is the score table of section 2 (``static``); ``prediction`` is ``"layered"`` or ``"ddd"``,
+    the split the learner expected to send the smaller share of dependency weight over the network."""
+    if not isinstance(answer, pd.DataFrame) or "icp" not in answer.columns \
+            or not set(PREDICT_CHOICES) <= set(answer.index):
+        return Feedback(False, "pass the score table and your prediction: "
+                               "check('03.predict-coupling', static, prediction=prediction)",
+                        ko="점수 표와 예측을 넘겨주세요: check('03.predict-coupling', static, prediction=prediction)")
+    if prediction is ... or prediction is None:
+        return Feedback(False, "no prediction was made: write \"layered\" or \"ddd\" into prediction in the cell "
+                               "before the scores, then run it and this cell again",
+                        ko="예측이 없습니다. 점수 표 앞 셀의 prediction에 \"layered\" 또는 \"ddd\"를 적고, "
+                           "그 셀과 이 셀을 다시 실행하세요")
+    guess = str(prediction).strip().lower()
+    if guess not in PREDICT_CHOICES:
+        return Feedback(False, f"predict one of two splits, \"layered\" or \"ddd\" (you wrote {prediction!r})",
+                        ko=f"두 분할안 중 하나를 예측하세요: \"layered\" 또는 \"ddd\" (적은 값: {prediction!r})")
+    icp = {name: float(answer.loc[name, "icp"]) for name in PREDICT_CHOICES}
+    lower = min(PREDICT_CHOICES, key=icp.get)
+    other = next(name for name in PREDICT_CHOICES if name != lower)
+    gap = (f"{icp[lower]:.0%} of the dependency weight crosses a service boundary under {lower}, "
+           f"{icp[other]:.0%} under {other}")
+    gap_ko = (f"{lower}에서는 의존성 가중치의 {icp[lower]:.0%}가 서비스 경계를 넘고, "
+              f"{other}에서는 {icp[other]:.0%}가 넘습니다")
+    if guess != lower:
+        return Feedback(False, f"you predicted {guess}; {gap}. A module mostly depends on the layer below it in "
+                               "its own business area, so cutting between layers cuts almost every dependency, "
+                               "while cutting between contexts keeps each area's layers together",
+                        ko=f"{guess}로 예측했지만, {gap_ko}. 모듈은 대부분 같은 업무 영역 안의 아래 계층에 "
+                           "의존합니다. 그래서 계층 사이를 자르면 거의 모든 의존성이 잘리고, 컨텍스트 사이를 "
+                           "자르면 영역마다 계층이 한데 남습니다")
+    return Feedback(True, f"{gap}, as you predicted.", ko=f"{gap_ko}. 예측한 그대로입니다.")

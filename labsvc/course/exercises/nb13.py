@@ -7,12 +7,16 @@ import math
 import pandas as pd
 
 from labsvc.course import Feedback, exercise, is_number
-from labsvc.platform import CrashLoopBackOff, HorizontalPodAutoscaler, desired_replicas
+from labsvc.platform import (
+    CloudFoundryBackOff, CrashLoopBackOff, HorizontalPodAutoscaler, desired_replicas, restart_timeline,
+)
 
 # The HPA question's numbers: 8 instances at 45 requests/s each, target 20, at most 20 instances.
 HPA_CURRENT, HPA_METRIC, HPA_TARGET, HPA_MAX = 8, 45, 20, 20
 # The back-off question: the delay before the restart that follows the 6th crash in a row.
 BACKOFF_CRASHES = 6
+# The Cloud Foundry question: an instance that crashes the moment it starts; when is it restarted after crash 5?
+CF_CRASH = 5
 
 
 @exercise("13.hpa-first-sync")
@@ -76,3 +80,31 @@ def canary_share(answer, run) -> Feedback:
                           f"during its first step, and the analysis sent it back before the {weight:.0%} became more.",
                     ko=f"전체 요청의 {truth:.1%}가 실패했습니다. canary는 첫 단계 동안에만 트래픽의 {weight:.0%}를 "
                        f"받았고, 분석이 그 이상 늘기 전에 되돌렸습니다.")
+
+
+@exercise("13.cf-restart")
+def cf_restart(answer) -> Feedback:
+    cf = restart_timeline(CloudFoundryBackOff, crashes=CF_CRASH).iloc[-1]
+    k8s = restart_timeline(CrashLoopBackOff, crashes=CF_CRASH).iloc[-1]
+    truth, crashed, wait = float(cf["starting_at"]), float(cf["crashed_at"]), float(cf["wait"])
+    if not is_number(answer):
+        return Feedback(False, "answer with a time in seconds after the first crash",
+                        ko="첫 크래시로부터 몇 초 뒤인지 숫자로 답하세요")
+    if math.isclose(answer, wait):
+        return Feedback(False, f"{wait:g} s is the wait after crash {CF_CRASH} alone; add the time at which that "
+                               f"crash happened (the waits before it add up)",
+                        ko=f"{wait:g}초는 {CF_CRASH}번째 크래시 뒤의 대기만입니다. 그 크래시가 일어난 시각(앞선 대기의 합)을 "
+                           f"더하세요")
+    if math.isclose(answer, float(k8s["starting_at"])):
+        return Feedback(False, "that is Kubernetes' CrashLoopBackOff (10 s doubling); Cloud Foundry restarts the "
+                               "first three crashes at once, then waits 30 s, doubling",
+                        ko="그것은 Kubernetes의 CrashLoopBackOff(10초부터 두 배)입니다. Cloud Foundry는 처음 세 번의 "
+                           "크래시를 바로 재시작하고, 그다음 30초부터 두 배씩 기다립니다")
+    if not math.isclose(answer, truth):
+        return Feedback(False, "add up the waits: crashes 1-3 restart at once, crash 4 waits 30 s, crash 5 twice "
+                               "as long",
+                        ko="대기를 더하세요. 크래시 1-3은 바로 재시작, 크래시 4는 30초, 크래시 5는 그 두 배를 기다립니다")
+    return Feedback(True, f"{truth:g} s: crash {CF_CRASH} happens at {crashed:g} s and waits {wait:g} s. Kubernetes "
+                          f"would restart the same instance at {float(k8s['starting_at']):g} s.",
+                    ko=f"{truth:g}초: {CF_CRASH}번째 크래시는 {crashed:g}초에 일어나고 {wait:g}초를 기다립니다. "
+                       f"Kubernetes라면 같은 인스턴스를 {float(k8s['starting_at']):g}초에 재시작합니다.")
