@@ -13,6 +13,7 @@ testbook file uses it: ``tests/notebooks/conftest.py``.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ class NotebookRun:
     client: object | None = None
     glued: dict[str, str] = field(default_factory=dict)  # labsvc.course.glue.GLUED after the last pass
     outputs: list[dict[str, str]] = field(default_factory=list)  # per pass: cell id -> its text outputs
+    executed: object | None = None  # the notebook with the last pass's outputs (tests/test_output_widths.py)
 
     @property
     def ok(self) -> bool:
@@ -161,6 +163,7 @@ class NotebookRuns:
                 if failure is not None:
                     break
             if run.ok:
+                run.executed = copy.deepcopy(nb)
                 run.glued = client.value("dict(__import__('labsvc.course.glue', fromlist=['GLUED']).GLUED)")
         return run
 

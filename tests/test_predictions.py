@@ -2,8 +2,8 @@
 
 import pytest
 
-from labsvc.course import Feedback, predict
-from labsvc.course.predictions import forget, judge_prediction, recorded
+from labsvc.course import Feedback
+from labsvc.course.predictions import forget, judge_prediction, predict, recorded
 
 
 @pytest.fixture(autouse=True)

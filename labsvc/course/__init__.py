@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 __all__ = ["check", "CheckResult", "exercise", "EXERCISES", "Feedback", "environment",
-           "set_language", "language", "LANGUAGES", "is_number", "glue", "predict"]
+           "set_language", "language", "LANGUAGES", "is_number", "glue"]
 
 from labsvc.course.glue import glue  # noqa: E402 - figures the prose quotes
-from labsvc.course.predictions import predict  # noqa: E402 - a guess recorded before an experiment runs
 
 EXERCISES: dict[str, Callable[..., "Feedback"]] = {}
 
