@@ -18,6 +18,10 @@ The order a learner meets it in (notebook 05, guide: API 설계 관점, REST API
    breaks it on purpose (:data:`DEVIATIONS`);
 5. **REST maturity**: :func:`rest_maturity` says which Richardson level
    (0-3) an API reaches and why; :data:`EXAMPLE_APIS` has one per level;
+   **REST API rules**: :func:`lint` reviews a contract (naming, methods,
+   status codes, problem details, pagination, versioning), each rule with
+   its source (:func:`lint_rules`, shown by :func:`findings_table`);
+   :func:`bad_contract` breaks most of them;
 6. **zero configuration**: :func:`start_without_config` starts the backend
    with an empty environment; :func:`swagger_url` opens its Swagger UI
    through jupyter-server-proxy in process mode.
@@ -65,6 +69,7 @@ _EXPORTS = {
     "_contract_test": ["contract_summary", "contract_test", "failures"],
     "_examples": ["EXAMPLE_APIS", "example_products", "level0_app", "level1_app", "level2_app", "level3_app"],
     "_frontend": ["Screen", "Storefront", "frontend_test"],
+    "_lint": ["RULES", "bad_contract", "findings_table", "lint", "lint_rules"],
     "_maturity": ["LEVELS", "Maturity", "rest_maturity"],
     "_mock": ["mock_app"],
     "_render": ["ContractView", "contract_vs_code", "operations_table", "render_contract", "schemas_table"],

@@ -8,13 +8,13 @@ import labsvc.api
 EXPECTED = [
     "CONTRACTS_DIR", "CatalogDatabase", "CatalogSettings", "ContractError", "ContractView", "DEMO_PRODUCTS",
     "DEVIATIONS", "EXAMPLE_APIS", "ForwardedPrefixMiddleware", "LEVELS", "LeakyProduct", "Maturity", "NewProduct",
-    "Operation", "PriceChange", "Product", "ProductRow", "RenamedPriceProduct", "SKU_PATTERN", "SchemaChecker",
-    "Screen", "Storefront", "catalog_backend", "contract_summary", "contract_test", "contract_vs_code",
+    "Operation", "PriceChange", "Product", "ProductRow", "RULES", "RenamedPriceProduct", "SKU_PATTERN", "SchemaChecker",
+    "Screen", "Storefront", "bad_contract", "catalog_backend", "contract_summary", "contract_test", "contract_vs_code",
     "deviating_backend_app", "docs_through_proxy", "dto_exposure", "example_products", "failures", "field_errors",
-    "frontend_test", "install_forwarded_prefix", "jupyter_base_url", "level0_app", "level1_app", "level2_app",
-    "level3_app", "load_contract", "maturity_table", "mock_app", "operations", "operations_table", "plot_maturity",
-    "proxy_root_path", "render_contract", "rest_maturity", "run_sync", "schemas_table", "settings_table",
-    "start_without_config", "swagger_url", "validate_contract",
+    "findings_table", "frontend_test", "install_forwarded_prefix", "jupyter_base_url", "level0_app", "level1_app",
+    "level2_app", "level3_app", "lint", "lint_rules", "load_contract", "maturity_table", "mock_app", "operations",
+    "operations_table", "plot_maturity", "proxy_root_path", "render_contract", "rest_maturity", "run_sync",
+    "schemas_table", "settings_table", "start_without_config", "swagger_url", "validate_contract",
 ]
 
 

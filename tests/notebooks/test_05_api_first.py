@@ -47,6 +47,17 @@ def test_the_maturity_table_finds_levels_zero_to_three(tb):
     assert tb.value("rest_maturity(level2_app).observations['status'].tolist()") == [200, 200, 404]
 
 
+def test_the_rest_lint_reviews_a_bad_api_and_the_catalog_contract(tb):
+    assert tb.value("len(lint_rules())") == 16
+    assert tb.value("len(review)") == 16 and tb.value("review['rule'].nunique()") == 12
+    flagged = tb.value("review[['rule', 'where']].values.tolist()")
+    assert ["naming.verb-free", "path /getOrders"] in flagged and ["method.safe-get", "GET /orders/{id}/cancel"] in flagged
+    assert ["problem.media-type", "POST /order_items → 400"] in flagged and ["version.info", "info"] in flagged
+    assert tb.value("catalog_review[['rule', 'severity', 'where']].values.tolist()") == [
+        ["paging.collection", "error", "GET /products"], ["version.scheme", "warning", "paths"]]
+    assert "add offset or cursor" in tb.value("catalog_review['message'].iloc[0]")
+
+
 def test_the_service_started_without_configuration_and_behind_the_proxy(tb):
     zero = tb.value("zero.set_index('observation')['value'].to_dict()")
     assert zero["environment variables given"] == "0 (env={})"
@@ -60,6 +71,8 @@ def test_the_starting_exercise_cells_are_not_yet_right(tb):
     assert tb.value("bool(check('05.level-2', my_catalog))") is False
     assert tb.value("bool(check('05.fix-deviation', MyProduct))") is False
     assert tb.value("bool(check('05.leaked-fields', ...))") is False
+    assert tb.value("lint(my_catalog)['rule'].tolist()") == ["doc.operations"]
+    assert "no routes yet" in tb.value("check('05.lint-clean', my_clean_catalog).message")
 
 
 def test_solutions_pass_their_checks(tb):
@@ -121,4 +134,49 @@ def test_solutions_pass_their_checks(tb):
     assert sorted(tb.ref("answer3")) == ["cost_price", "id", "supplier_code"]
     assert tb.ref("ok3") is True and tb.ref("wrong3") is False
     assert tb.value("r4.status_code") == 422 and tb.ref("ok4") is True and tb.ref("wrong4") is False
+    tb.inject("""
+        wrong5 = bool(check("05.lint-clean", my_catalog))
+        first_review = lint(my_catalog)
+
+        NOT_FOUND = {404: {"description": "no product with this SKU", "content": {"application/problem+json": {}}}}
+        CREATED = {201: {"headers": {"Location": {"description": "path of the new product",
+                                                  "schema": {"type": "string"}}}}}
+
+        def my_clean_catalog():
+            app = create_service("my-catalog")
+            store = example_products()
+
+            @app.get("/products")
+            async def list_products(limit: int = 20, offset: int = 0):
+                items = list(store.values())
+                return {"items": items[offset:offset + limit], "total": len(items)}
+
+            @app.get("/products/{sku}", responses=NOT_FOUND)
+            async def get_product(sku: str):
+                if sku not in store:
+                    raise Problem(404, "Unknown product", detail=f"there is no product with SKU {sku}")
+                return store[sku]
+
+            @app.post("/products", status_code=201, responses=CREATED)
+            async def add_product(new: NewProduct, response: Response):
+                store[new.sku] = new.model_dump()
+                response.headers["Location"] = f"/products/{new.sku}"
+                return store[new.sku]
+
+            @app.delete("/products/{sku}", status_code=204, responses=NOT_FOUND)
+            async def delete_product(sku: str):
+                if store.pop(sku, None) is None:
+                    raise Problem(404, "Unknown product", detail=f"there is no product with SKU {sku}")
+                return Response(status_code=204)
+
+            return app
+
+        clean_review = lint(my_clean_catalog)
+        ok5 = check("05.lint-clean", my_clean_catalog)
+    """)
+    assert tb.ref("wrong5") is False
+    assert tb.value("sorted(set(first_review[first_review['severity'] == 'error']['rule']))") == [
+        "paging.collection", "status.client-error"]
+    assert tb.value("clean_review['rule'].tolist()") == ["version.scheme"]
+    assert tb.value("bool(ok5)") is True and "version.scheme" in tb.value("ok5.message")
     tb.inject("await front.stop()")

@@ -2,7 +2,8 @@
 
 Each checker recomputes the truth by running the learner's answer: the
 maturity checker on their app, the contract test on a backend that uses
-their DTO, the leaky backend itself, the mock with their request body.
+their DTO, the leaky backend itself, the mock with their request body,
+the REST lint on their app's OpenAPI document.
 """
 
 from __future__ import annotations
@@ -123,3 +124,61 @@ def mock_rejects(answer) -> Feedback:
                         ko=f"목이 짚은 필드는 {fields}입니다. sku와 name은 올바르게 두고 price만 어기세요")
     return Feedback(True, f"422 naming body.price: {errors[0]['message']}. The front end learns this before any backend exists.",
                     ko=f"body.price를 짚은 422: {errors[0]['message']}. 프런트엔드는 백엔드가 생기기도 전에 이것을 알게 됩니다.")
+
+
+def _exercise_one_routes(doc: dict) -> list[str]:
+    """Which of exercise 1's four operations (under any prefix such as /v1) the document lacks."""
+    have = set()
+    for path, item in (doc.get("paths") or {}).items():
+        segs = [s for s in path.strip("/").split("/") if s]
+        for method in item:
+            if segs and segs[-1] == "products":
+                have.add(f"{method.upper()} /products")
+            elif len(segs) >= 2 and segs[-2] == "products" and segs[-1].startswith("{"):
+                have.add(f"{method.upper()} /products/{{sku}}")
+    wanted = ["GET /products", "POST /products", "GET /products/{sku}", "DELETE /products/{sku}"]
+    return [op for op in wanted if op not in have]
+
+
+@exercise("05.lint-clean")
+def lint_clean(answer) -> Feedback:
+    """The learner's catalog keeps exercise 1's operations and the REST lint finds no error in its OpenAPI document."""
+    from fastapi import FastAPI
+
+    from labsvc.api import lint
+
+    try:
+        app = answer if isinstance(answer, FastAPI) else (answer() if callable(answer) else None)
+    except Exception as exc:  # the learner's factory failed
+        return Feedback(False, f"your app factory did not run: {type(exc).__name__}: {exc}",
+                        ko=f"앱 팩토리가 실행되지 않았습니다: {type(exc).__name__}: {exc}")
+    if not isinstance(app, FastAPI):
+        return Feedback(False, "pass your app factory, e.g. check('05.lint-clean', my_clean_catalog)",
+                        ko="앱 팩토리를 넘기세요. 예: check('05.lint-clean', my_clean_catalog)")
+    try:
+        doc = app.openapi()
+        findings = lint(doc)
+    except Exception as exc:  # FastAPI could not describe the learner's routes
+        return Feedback(False, f"FastAPI could not write your app's OpenAPI document: {type(exc).__name__}: {exc}",
+                        ko=f"FastAPI가 앱의 OpenAPI 문서를 만들지 못했습니다: {type(exc).__name__}: {exc}")
+    if "doc.operations" in set(findings["rule"]):
+        return Feedback(False, "your catalog has no routes yet: copy the routes of your my_catalog (exercise 1, or its "
+                               "solution) into my_clean_catalog, run lint(my_clean_catalog), and fix what it reports",
+                        ko="카탈로그에 아직 라우트가 없습니다. 연습 문제 1의 my_catalog(또는 그 풀이)의 라우트를 "
+                           "my_clean_catalog에 옮긴 다음, lint(my_clean_catalog)를 실행하고 보고된 것을 고치세요")
+    missing = _exercise_one_routes(doc)
+    if missing:
+        return Feedback(False, f"keep exercise 1's operations; missing: {', '.join(missing)}",
+                        ko=f"연습 문제 1의 오퍼레이션은 그대로 두세요. 빠진 것: {', '.join(missing)}")
+    errors = findings[findings["severity"] == "error"]
+    if len(errors):
+        first = errors.iloc[0]
+        return Feedback(False, f"{len(errors)} errors left, e.g. {first['rule']} at {first['where']}: {first['message']}",
+                        ko=f"아직 오류가 {len(errors)}개 남았습니다. 예: {first['where']}의 {first['rule']}: {first['message']}")
+    warnings = sorted(set(findings["rule"]))
+    left = f"; warnings to decide with your reviewer: {', '.join(warnings)}" if warnings else ""
+    ko_left = f". 리뷰어와 함께 정할 경고: {', '.join(warnings)}" if warnings else ""
+    return Feedback(True, f"no rule errors: every operation documents its success and its 4xx, errors are problem "
+                          f"documents, the collection is paged{left}.",
+                    ko=f"규칙 오류가 없습니다. 모든 오퍼레이션이 성공 코드와 4xx를 문서화하고, 오류는 문제 상세이며, "
+                       f"컬렉션은 페이지로 나뉩니다{ko_left}.")
