@@ -141,7 +141,7 @@ def test_a_displayed_dashboard_shows_a_live_line_while_the_load_runs():
     studio, ui, after = simtime.run(scenario())
     assert studio.live_updates >= 3  # about one per 0.1 s of an 0.8 s run
     assert ui.live.value.startswith("<b>live</b>") and "answered" in ui.live.value
-    # Read from the call log: every request of the run, half of those after the crash failed.
+    # Read from the load's own rows: every request of the run, half of those after the crash failed.
     assert after["answered"] == len(studio.last_run.df) == 80
     assert after["availability"] == pytest.approx(studio.last_run.df["ok"].mean())
     assert after["availability"] < 1.0
@@ -212,3 +212,50 @@ def test_from_a_cell_a_simulated_run_is_paced_and_its_script_keeps_the_networks_
     assert simtime.runner().loop.pace is None  # the pace applied only while the run lasted
     with pytest.raises(ConfigurationError, match="pace=0"):
         Studio(stage("studio-bad-pace"), "http://inventory.svc/stock/a", pace=0)
+
+
+def test_the_live_line_ends_after_the_last_request_with_the_plots_p95():
+    async def scenario():
+        async with stage("studio-live-end") as net:
+            net.fault("inventory-2", latency="40ms")  # half the requests slow: a p95 well apart from the p50
+            studio = Studio(net, "http://inventory.svc/stock/a", rate=100, duration=0.5, live_every=0.2, pace=None)
+            ui = studio.widget
+            run = await studio.run_load()
+            return studio, ui, run
+
+    studio, ui, run = simtime.run(scenario())
+    shown, s = ui.last_live, run.summary()
+    last_answer = float((run.df["due"] + run.df["latency"]).max())
+    assert shown["answered"] == len(run.df) == 50
+    assert shown["t"] >= last_answer  # updated once more after the last request came back
+    assert shown["p95_ms"] == s["p95_ms"] and shown["availability"] == s["availability"] == 1.0
+    assert s["p95_ms"] > s["p50_ms"]
+    assert f"p95 {s['p95_ms']:.1f} ms" in ui.live.value and "50 answered" in ui.live.value
+    assert f"p95 {s['p95_ms']:.0f} ms" in studio.plot().axes[0].get_title()
+
+
+def test_what_was_broken_before_the_load_is_marked_at_its_start():
+    async def scenario():
+        async with stage("studio-before") as net:
+            studio = Studio(net, "http://orders.svc/orders/1", rate=100, duration=0.4, pace=None)
+            ui = studio.widget
+            ui.rows["inventory-1"]["latency"].value = 50  # clicked before the load
+            await studio.crash("inventory-2")
+            net.partition("orders", "studio")
+            net.heal("orders", "studio")
+            await net.run_for("2s")  # the load starts well after the clicks
+            await studio.run_load(during=[(0.1, "fault", "inventory-1", {"latency_ms": 80})])
+            return studio
+
+    studio = simtime.run(scenario())
+    acts = studio.run_actions()
+    assert acts.values.tolist() == [
+        [0.0, "fault", "inventory-1", "latency~50ms"],
+        [0.0, "crash", "inventory-2", "down when the run began"],
+        [0.1, "fault", "inventory-1", "latency 80 ms, error rate 0"],
+    ]
+    assert studio.actions["time"].iloc[0] < studio.actions["time"].iloc[-1] - 2  # clicked seconds before the run
+    top = studio.plot().axes[0]
+    marks = [line.get_xdata()[0] for line in top.lines[1:]]  # after the availability step: one line per action
+    assert marks == [0.0, 0.0, 0.1]
+    assert any(text.get_text().strip() == "fault inventory-1" and text.get_position()[0] == 0.0 for text in top.texts)

@@ -1,7 +1,10 @@
 """Durations as a learner writes them: ``0.02``, ``"20ms"``, ``"1.5s"``, ``"2min"``.
 
 Every duration argument in labsvc goes through :func:`parse_duration`, so
-they all accept the same spellings and fail with the same message.
+they all accept the same spellings and fail with the same message. A bare
+number is seconds (``timeout=5``, ``duration=3``). Latencies are stricter
+(:mod:`labsvc.core.faults`): a bare latency must be below 1, so
+``latency=20`` is refused and asks for ``"20ms"`` or ``0.02``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Faults live in the network, like a proxy sitting between caller and callee
 :class:`Fault` holds everything injected on a service or an instance:
 
 - ``latency``: added delay, a fixed duration (``"20ms"``) or a distribution
-  (:class:`Exponential`, :class:`Uniform`, :class:`Normal`, :class:`LogNormal`);
+  (:class:`Exponential`, :class:`Uniform`, :class:`Normal`, :class:`LogNormal`).
+  Write the unit (``"20ms"``, ``"1.5s"``); a bare number is seconds and must
+  be below 1 (``0.02``): ``latency=20`` is refused, since it almost always
+  means 20 ms;
 - ``error_rate``: the share of calls answered by the network with a 503
   problem document instead of reaching the service;
 - ``hang``: the callee never answers; the caller's timeout fires;
@@ -30,6 +33,18 @@ __all__ = ["Fault", "Latency", "Fixed", "Uniform", "Exponential", "Normal", "Log
 
 
 def _seconds(value, name: str) -> float:
+    """A latency parameter in seconds: ``"20ms"``, ``"1.5s"``, or a bare number below 1 (``0.02``).
+
+    A bare number of 1 or more is refused: ``latency=20`` is far more often
+    meant as 20 ms than as 20 s, so a latency of a second or more has to say
+    its unit (``"1.5s"``, ``"20s"``). Timeouts and run lengths elsewhere take
+    bare seconds as usual (``timeout=5``); only latencies are this strict.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1:
+        raise ConfigurationError(
+            f"{name}={value!r} looks like milliseconds, but a bare number is read as seconds; "
+            f"write '{value:g}ms' or {value / 1000:g} (seconds), or '{value:g}s' if you mean {value:g} seconds"
+        )
     try:
         return parse_duration(value, name=name)
     except (TypeError, ValueError) as exc:
@@ -148,7 +163,11 @@ LatencyLike = Union[None, int, float, str, Latency]
 
 
 def as_latency(value: LatencyLike) -> Latency | None:
-    """Turn ``None``, ``0.02``, ``"20ms"`` or a :class:`Latency` into a Latency (or None)."""
+    """Turn ``None``, ``0.02``, ``"20ms"`` or a :class:`Latency` into a Latency (or None).
+
+    A bare number is seconds and must be below 1; ``20`` is refused with a
+    message asking for ``"20ms"`` or ``0.02`` (see the module docstring).
+    """
     if value is None or isinstance(value, Latency):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

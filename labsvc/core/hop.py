@@ -89,7 +89,9 @@ class FaultControls:
         Settings not given keep their current value, so faults add up:
         ``net.fault("catalog-2", latency="20ms")`` then
         ``net.fault("catalog-2", error_rate=0.1)`` gives both.
-        ``down=True`` makes the instance refuse connections.
+        ``down=True`` makes the instance refuse connections. ``latency`` takes
+        a unit (``"20ms"``, ``"1.5s"``) or bare seconds below 1 (``0.02``);
+        ``latency=20`` is refused (it reads as 20 s but is meant as 20 ms).
         """
         holder = self.fault_target(target)
         changes = {k: v for k, v in (("latency", latency), ("error_rate", error_rate)) if v is not None}
@@ -323,6 +325,9 @@ class Hop:
             ), "partition")
         if not instance.running or (fault is not None and fault.down):
             why = "was stopped" if not instance.running else "is marked down by an injected fault"
+            if not instance.running and not instance.starts:
+                why = ("was added after the network started and has never run ('await net.start()' starts the "
+                       "instances added since)")
             raise _labelled(InstanceDownError(
                 f"connection refused: instance {instance.name!r} {why}. Call the service URL "
                 f"http://{instance.service.name}.svc to let the balancer pick another instance, or bring it back "

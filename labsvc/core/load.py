@@ -6,8 +6,9 @@ measured from the time it was *due*. When the service stalls, requests pile
 up and their waiting shows in the tail percentiles, as real users would feel.
 The generator itself can fall behind too (a rate higher than this event loop
 can send): each request's ``schedule_lag`` says how late it was sent against
-its due time, and ``throughput_rps`` counts what was achieved, not what was
-offered, so a saturated generator says so in its own summary.
+its due time, and ``throughput_rps`` counts what was achieved (successful
+answers per second, failures left out), not what was offered, so a saturated
+generator says so in its own summary.
 
 **Closed loop**: ``concurrency`` workers each send a request, wait for the
 reply, then send the next. When the service stalls, the workers stall too and
@@ -21,6 +22,7 @@ Both return a :class:`LoadRun` whose ``df`` has one row per request.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
 import random
 from typing import Any, Awaitable, Callable, Union
@@ -30,10 +32,10 @@ import pandas as pd
 
 from labsvc.core.client import Client
 from labsvc.core.clock import parse_duration
-from labsvc.core.errors import ConfigurationError
+from labsvc.core.errors import ConfigurationError, UnknownServiceError
 from labsvc.core.simtime import follows_network, in_simulation
 
-__all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "request_fn", "PERCENTILES"]
+__all__ = ["open_loop", "closed_loop", "LoadRun", "summarize", "by_label", "request_fn", "check_target", "PERCENTILES"]
 
 PERCENTILES = (50, 90, 95, 99)
 PROGRESS_AFTER = 3.0  # seconds: longer runs show a progress bar
@@ -64,6 +66,33 @@ def request_fn(target: Target, json: Any = None, headers: dict | None = None) ->
         return await client.request(method, url, json=json, headers=headers)
 
     return send
+
+
+def check_target(source: Any, target: Target) -> None:
+    """Refuse a ``"METHOD URL"`` target whose host nothing on the network ``source`` answers, before sending.
+
+    Without this check every request of the run would fail alike and the
+    run would report 0 % availability, as if the service were down. The
+    :class:`UnknownServiceError` lists the services and suggests the
+    closest name. A client or an async function target is not checked.
+    """
+    from labsvc.core.network import Network
+
+    if callable(target) or not isinstance(source, Network):
+        return
+    host = httpx.URL(target.split(None, 1)[-1].strip()).host
+    try:
+        source.targets(host)
+    except UnknownServiceError:
+        name = host[:-4] if host.endswith(".svc") else host
+        names = sorted(source.services)
+        instances = [i.name for s in source.services.values() for i in s.instances]
+        close = difflib.get_close_matches(name, names + instances, n=1, cutoff=0.5)
+        raise UnknownServiceError(
+            f"no service named {name!r} on network {source.name!r}; the services are: "
+            f"{', '.join(names) or 'none yet'}" + (f"; did you mean {close[0]!r} (http://{close[0]}.svc)?" if close else ".")
+            + f" Nothing was sent (target {target!r})."
+        ) from None
 
 
 def _client_for(source: Any, caller: str, timeout: float | None) -> Client:
@@ -121,7 +150,13 @@ class LoadRun:
     the request; always 0 in closed loop, where a request is due when sent).
 
     ``rate`` is the offered rate (open loop), ``duration`` the planned
-    length of the run; :meth:`summary` reports what was achieved.
+    length of the run; :meth:`summary` reports what was achieved. Its
+    columns: ``requests``, ``ok``, ``errors`` (not ok: no answer, or a status
+    outside 2xx/3xx), ``availability`` (ok / requests), ``throughput_rps``
+    (*successful* answers per second, failures not counted: what some call
+    goodput; ``requests`` over the same span would count them), the latency
+    percentiles ``p50_ms`` ... ``max_ms`` (all requests, failed ones
+    included) and ``schedule_lag_p99_ms`` / ``schedule_lag_max_ms``.
     """
 
     def __init__(self, df: pd.DataFrame, *, kind: str, rate: float | None, duration: float, concurrency: int | None = None) -> None:
@@ -161,9 +196,11 @@ class LoadRun:
 def summarize(df: pd.DataFrame, duration: float | None = None) -> pd.Series:
     """Summary statistics of a load DataFrame (see :class:`LoadRun`).
 
-    ``throughput_rps`` is the answered-ok requests divided by the span the
-    run actually took, from the first request's due time to the last
-    completion (due + latency). A run that kept up reports about the offered
+    ``throughput_rps`` is the successful requests (``ok``: a 2xx/3xx
+    answer) divided by the span the run actually took, from the first
+    request's due time to the last completion (due + latency). Failures are
+    not counted, neither errors without an answer nor 4xx/5xx answers: a run
+    answering half its requests with 503 reports half the rate (goodput). A run that kept up reports about the offered
     rate; one whose generator or service fell behind reports less, instead of
     echoing the rate it was asked for. ``schedule_lag_p99_ms`` and
     ``schedule_lag_max_ms`` say how late requests were sent against their
@@ -236,6 +273,7 @@ async def open_loop(
     precise: bool = False,
     arrivals: str = "uniform",
     seed: Any = 0,
+    on_row: Callable[[tuple], Any] | None = None,
 ) -> LoadRun:
     """Send ``rate`` requests per second for ``duration`` (or ``requests`` in all).
 
@@ -256,8 +294,12 @@ async def open_loop(
     microseconds, at the price of keeping this process busy between
     requests: leave it off on a shared or rationed CPU (Binder), where a busy
     process is the first to be descheduled and every timer then runs late.
+
+    ``on_row(row)`` is called as each request completes, with its row (a
+    tuple in the order of ``COLUMNS``), for a live view of a run in progress.
     """
     send = request_fn(target, json, headers)
+    check_target(source, target)
     client = _client_for(source, caller, timeout)
     n, seconds = _count(rate, duration, requests)
     offsets = _arrivals(arrivals, n, rate, seed)
@@ -280,6 +322,8 @@ async def open_loop(
         d, st, lat, lag = (due - t0, sent - t0, end - due, sent - due) if not simulated else (
             _ns(due - t0), _ns(sent - t0), _ns(end - due), _ns(sent - due))
         rows[i] = (i, d, st, lat, status, error, 200 <= status < 400, lag)
+        if on_row is not None:
+            on_row(rows[i])
         if bar is not None:
             bar.update(1)
 
@@ -337,6 +381,7 @@ async def closed_loop(
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigurationError(f"concurrency={concurrency!r} must be a positive int")
     send = request_fn(target, json, headers)
+    check_target(source, target)
     client = _client_for(source, caller, timeout)
     total, seconds = _count(None, duration, requests)
     loop = asyncio.get_running_loop()

@@ -161,10 +161,10 @@ class Network(FaultControls):
     def add(self, name: str, app: Any, instances: int = 1, *, balancer: Balancer | None = None) -> Service:
         """Add a service with ``instances`` instances named ``<name>-1`` ... .
 
-        ``app`` is a FastAPI/ASGI app (all instances share it), a function
-        that returns a new app (one app per instance, so each owns its own
-        state), or an import string ``"module:attr"`` (needed for process
-        mode when the app is defined in a notebook cell).
+        ``app`` is a FastAPI/ASGI app (all instances share it), a function that returns a new app (one app per
+        instance, so each owns its own state), or an import string ``"module:attr"`` (needed for process mode when
+        the app is defined in a notebook cell). On a running network the new instances wait, stopped (calls to them
+        are refused, saying why), until ``await net.start()``; ``await net.add_instance(name)`` scales a service.
         """
         if not isinstance(name, str) or not _NAME.match(name) or re.search(r"-\d+$", name):
             raise ConfigurationError(
@@ -245,13 +245,14 @@ class Network(FaultControls):
     # ------------------------------------------------------------------ life cycle
     @follows_network
     async def start(self) -> "Network":
-        """Start every instance (run lifespans, or start processes). Idempotent.
+        """Start every instance (run lifespans, or start processes). Idempotent; when running, starts those added since.
 
         Instances start side by side, as on a platform: a call made from one
         instance's lifespan may find another not running yet (connection
         refused) and should retry, as a real service does at start-up.
         """
-        if self._started:
+        if self._started:  # net.add on a running network: start what was added since (never started)
+            await asyncio.gather(*(self._start_instance(i) for i in _instances(self) if not i.starts))
             return self
         previous = _running.get(self.name)
         if previous is not None and previous is not self:
@@ -285,15 +286,14 @@ class Network(FaultControls):
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()
-        for service in self.services.values():
-            for instance in service.instances:
-                if same_loop:
-                    await self._stop_instance(instance)
-                else:  # started in a loop that is gone: nothing to await there
-                    instance.state = "stopped"
-                    if instance.process is not None:
-                        instance.process.kill()
-                        instance.process = None
+        for instance in _instances(self):
+            if same_loop:
+                await self._stop_instance(instance)
+            else:  # started in a loop that is gone: nothing to await there
+                instance.state = "stopped"
+                if instance.process is not None:
+                    instance.process.kill()
+                    instance.process = None
         self._transport.close()
         self._hop.choices = None
         if not self.simulated and isinstance(self._loop, SimLoop):
@@ -476,6 +476,11 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _instances(net: Network) -> list[Instance]:
+    """Every instance of every service of ``net``, services in the order they were added."""
+    return [i for s in net.services.values() for i in s.instances]
 
 
 def running_networks() -> list[Network]:

@@ -22,66 +22,17 @@ import pandas as pd
 
 from labsvc.core.clock import parse_duration
 from labsvc.core.errors import ConfigurationError
-from labsvc.core.load import LoadRun, open_loop
+from labsvc.core.load import COLUMNS, LoadRun, open_loop, summarize
 from labsvc.core.network import Network
 from labsvc.core.simtime import follows_network, on_sim_loop
 from labsvc.core.simtime import runner as simtime_runner
+from labsvc.course._timeline import in_force, plot_timeline, timeline
 
 __all__ = ["Studio", "fault_panel", "timeline", "plot_timeline"]
 
 #: What :meth:`Studio.act` and ``run_load(during=...)`` can do.
 ACTIONS = ("crash", "restart", "fault", "clear", "partition", "heal")
 _ACTION_COLUMNS = ["time", "action", "target", "detail"]
-
-
-def timeline(df: pd.DataFrame, window: float = 0.25) -> pd.DataFrame:
-    """Requests, availability and latency percentiles (ms) per ``window`` seconds of a load run.
-
-    ``df`` is a :class:`~labsvc.core.load.LoadRun`'s DataFrame; requests are put
-    in the window of their due time, so a stall shows where it began.
-
-    >>> df = pd.DataFrame({"due": [0.0, 0.1, 0.3], "latency": [0.01, 0.02, 0.5], "ok": [True, True, False]})
-    >>> timeline(df, window=0.25)[["t", "requests", "availability"]].to_dict("records")
-    [{'t': 0.0, 'requests': 2, 'availability': 1.0}, {'t': 0.25, 'requests': 1, 'availability': 0.0}]
-    """
-    if not (isinstance(window, (int, float)) and window > 0 and math.isfinite(window)):
-        raise ConfigurationError(f"window={window!r} must be a positive number of seconds, e.g. 0.25")
-    columns = ["t", "requests", "availability", "p50_ms", "p95_ms"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    bucket = (df["due"] // window) * window
-    grouped = df.groupby(bucket.round(9))
-    out = pd.DataFrame({
-        "requests": grouped.size(),
-        "availability": grouped["ok"].mean(),
-        "p50_ms": grouped["latency"].quantile(0.5) * 1000,
-        "p95_ms": grouped["latency"].quantile(0.95) * 1000,
-    })
-    out.index.name = "t"
-    return out.reset_index()[columns]
-
-
-def plot_timeline(table: pd.DataFrame, actions: pd.DataFrame | None = None, *, title: str = "live load"):
-    """Availability and p95 latency per window, with ``actions`` drawn as labelled vertical lines."""
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(8, 4.5))
-    top.step(table["t"], table["availability"], where="post", color="#2a9d8f")
-    top.set_ylim(-0.05, 1.05)
-    top.set_ylabel("availability")
-    top.set_title(title)
-    bottom.step(table["t"], table["p95_ms"], where="post", color="#e76f51")
-    bottom.set_ylabel("p95 latency (ms)")
-    bottom.set_xlabel("seconds since the load started")
-    if actions is not None:
-        for row in actions.itertuples():
-            for ax in (top, bottom):
-                ax.axvline(row.time, color="#6d597a", linestyle="--", linewidth=1)
-            top.text(row.time, 0.03, f" {row.action} {row.target}", rotation=90, va="bottom", fontsize=8,
-                     color="#6d597a")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 class Studio:
@@ -133,6 +84,9 @@ class Studio:
         self.last_run: LoadRun | None = None
         self.last_calls = pd.DataFrame()  # the call log's rows of the last run
         self._run_started: float | None = None
+        self._rows: list[tuple] = []  # the load's rows (labsvc.core.load.COLUMNS) as requests complete
+        self._before: list[tuple] = []  # what was in force when the run began, as actions at t=0
+        self._first_action = 0  # index in _actions of the first action taken during the run
         self._actions: list[tuple] = []
         self._tasks: set[asyncio.Task] = set()
         self._widget = None
@@ -184,7 +138,7 @@ class Studio:
             raise ConfigurationError(f"latency_ms={latency_ms!r} must be a number >= 0, e.g. 50")
         self.net.clear_faults(target)  # unknown names fail here, before anything changes
         if latency_ms or error_rate:
-            self.net.fault(target, latency=latency_ms / 1000 if latency_ms else None, error_rate=error_rate)
+            self.net.fault(target, latency=f"{latency_ms:g}ms" if latency_ms else None, error_rate=error_rate)
         detail = f"latency {latency_ms:g} ms, error rate {error_rate:g}" if latency_ms or error_rate else "cleared"
         self._record("fault", target, detail)
 
@@ -227,6 +181,7 @@ class Studio:
                 loop.pace = before
             if live is not None:
                 live.cancel()
+        self._show_live()  # the last update comes after the last request: the line ends as the plot does
         # Kept with the run, so a later net.reset_calls() does not empty shares().
         self.last_calls = self._run_calls()
         self._refresh(plot=True)
@@ -236,6 +191,7 @@ class Studio:
     async def _load(self, steps: list[tuple]) -> LoadRun:
         # On the network's time: the scripted actions and the load share one clock.
         self._run_started = self.net.now()
+        self._rows, self._before, self._first_action = [], in_force(self.net), len(self._actions)
 
         async def scripted(offset: float, action: str, target: str | None, settings: dict) -> None:
             await asyncio.sleep(offset)
@@ -244,7 +200,7 @@ class Studio:
         script = [asyncio.ensure_future(scripted(*s)) for s in steps]
         try:
             run = await open_loop(self.net, self.target, rate=self.rate, duration=self.duration,
-                                  caller=self.caller, timeout=self.timeout, progress=False)
+                                  caller=self.caller, timeout=self.timeout, progress=False, on_row=self._rows.append)
             await asyncio.gather(*script)
         finally:
             for task in script:
@@ -252,30 +208,34 @@ class Studio:
         return run
 
     def live(self) -> dict[str, float]:
-        """The run in progress (or the last one) so far, read from the call log.
+        """The run in progress (or the last one) so far, from the load's own rows as they complete.
 
         Requests answered, availability over the run and over the last
-        ``live_every`` seconds, and p95 (ms). Cheap enough to compute while
-        the load runs, unlike a plot, which would hold up the event loop and
-        show up in the latencies it measures.
+        ``live_every`` seconds, and p95 (ms). Availability and p95 come from
+        :func:`labsvc.core.load.summarize`, as the plot's title does: once the
+        run is over, the live line and the plot show the same figures. Cheap
+        enough to compute while the load runs, unlike a plot, which would hold
+        up the event loop and show up in the latencies it measures.
         """
         if self._run_started is None:
             raise ConfigurationError("no load has run yet; click 'send load' or await studio.run_load() first")
-        calls = self._run_calls()
-        ok = ~_failed(calls)
-        now = self.net.now()
-        recent = ok[calls["start"] >= now - (self.live_every or self.window)]
-        return {"t": now - self._run_started, "answered": float(len(calls)),
-                "availability": float(ok.mean()) if len(calls) else math.nan,
+        df = pd.DataFrame(list(self._rows), columns=COLUMNS)
+        s = summarize(df)
+        t = self.net.now() - self._run_started
+        recent = df.loc[df["due"] + df["latency"] >= t - (self.live_every or self.window), "ok"]
+        return {"t": t, "answered": float(s["requests"]), "availability": float(s["availability"]),
                 "recent_availability": float(recent.mean()) if len(recent) else math.nan,
-                "p95_ms": float(calls["duration"].quantile(0.95)) * 1000 if len(calls) else math.nan}
+                "p95_ms": float(s["p95_ms"])}
 
     async def _live(self) -> None:
         while True:
             await asyncio.sleep(self.live_every)
-            if self._widget is not None:
-                self._widget.show_live(self.live())
-                self.live_updates += 1
+            self._show_live()
+
+    def _show_live(self) -> None:
+        if self._widget is not None and self._run_started is not None:
+            self._widget.show_live(self.live())
+            self.live_updates += 1
 
     def _run_calls(self) -> pd.DataFrame:
         """The call log's hops of the studio's load since the current (or last) run began."""
@@ -292,11 +252,15 @@ class Studio:
         return timeline(self._require_run().df, self.window)
 
     def run_actions(self) -> pd.DataFrame:
-        """The actions taken during the last run, timed from its start."""
+        """The actions taken during the last run, timed from its start.
+
+        What was already in force when it began (a fault clicked before, a
+        crashed instance, a partition: :func:`labsvc.course._timeline.in_force`)
+        comes first, at time 0, so the plot marks it at its left edge.
+        """
         self._require_run()
-        acts = self.actions
-        acts = acts[acts["time"] >= self._run_started].copy()
-        acts["time"] -= self._run_started
+        during = [(max(0.0, round(t - self._run_started, 9)), *rest) for t, *rest in self._actions[self._first_action:]]
+        acts = pd.DataFrame(self._before + during, columns=_ACTION_COLUMNS)
         return acts[acts["time"] <= self.duration + 1].reset_index(drop=True)
 
     def shares(self) -> pd.DataFrame:
@@ -381,6 +345,7 @@ class _StudioWidget:
         self.send.on_click(lambda _b: studio._spawn(studio.run_load()))
         self.status = w.HTML()
         self.live = w.HTML()
+        self.last_live: dict[str, float] | None = None
         self.out = w.Output()
         self.box = w.VBox([w.HTML(f"<b>Studio</b>: {studio.target}"), *lines,
                            w.HBox([self.side_a, self.side_b, self.cut]), w.HBox([self.send, self.status]), self.live, self.out])
@@ -403,6 +368,7 @@ class _StudioWidget:
         (self.studio.partition if on else self.studio.heal)(a, b)
 
     def show_live(self, now: dict[str, float]) -> None:
+        self.last_live = now  # what the line shows, for scripts and tests
         colour = "#2a9d8f" if not now["recent_availability"] < 0.99 else "#e63946"
         self.live.value = (f"<b>live</b> t={now['t']:.1f}s: {now['answered']:.0f} answered, availability "
                            f"{now['availability']:.0%} (<span style='color:{colour}'>last {self.studio.live_every:g}s: "
@@ -466,7 +432,7 @@ def fault_panel(net: Network, target: str, url: str | None = None, *, requests: 
 
     def apply(_: Any = None) -> None:
         net.clear_faults(target)
-        net.fault(target, latency=latency.value / 1000 if latency.value else None, error_rate=errors.value)
+        net.fault(target, latency=f"{latency.value}ms" if latency.value else None, error_rate=errors.value)
 
     async def send() -> None:
         run = await open_loop(net, f"GET {url}", rate=rate, requests=requests, caller="studio", progress=False)
