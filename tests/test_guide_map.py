@@ -54,8 +54,8 @@ def test_the_map_draws_every_step_and_links_them_in_order():
     text = process_map()
     assert text.startswith("flowchart TD")
     for step in STEPS:
-        assert f'S{step.number}["{step.number} · {step.en}' in text
-    assert text.count("-->") == len(STEPS) - 1
+        assert f'S{step.number}["<b>{step.number} · {step.en}</b>' in text
+    assert "S0 --> S1 --> S2 --> S3" in text and "S4 --> S5 --> S6 --> S7" in text and "row1 --> row2" in text
     assert "서브도메인" in process_map("ko")
 
 

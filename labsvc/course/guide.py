@@ -104,14 +104,21 @@ def step_line(notebook: str, lang: str = "en") -> str:
 
 
 def process_map(lang: str = "en") -> str:
-    """The guide's process as a Mermaid flowchart, each step with its notebooks (text, for a ```mermaid block)."""
+    """The guide's process as a Mermaid flowchart, each step with its notebooks (text, for a ```mermaid block).
+
+    Two rows read left to right (steps 0-3, then 4-7), so the map fits a notebook's width.
+    """
     lines = ["flowchart TD"]
-    for step in STEPS:
-        name = step.ko if lang == "ko" else step.en
-        books = "<br/>".join(f"{nb} {_TITLES[nb][1 if lang == 'ko' else 0]}" for nb in step.notebooks)
-        lines.append(f'    S{step.number}["{step.number} · {name}<br/><i>{step.guide_heading}</i><hr/>{books}"]')
-    for before, after in zip(STEPS, STEPS[1:]):
-        lines.append(f"    S{before.number} --> S{after.number}")
+    half = (len(STEPS) + 1) // 2
+    for row, steps in enumerate((STEPS[:half], STEPS[half:]), 1):
+        lines += [f'    subgraph row{row} [" "]', "        direction LR"]
+        for step in steps:
+            name = step.ko if lang == "ko" else step.en
+            books = "<br/>".join(f"{nb} {_TITLES[nb][1 if lang == 'ko' else 0]}" for nb in step.notebooks)
+            lines.append(f'        S{step.number}["<b>{step.number} · {name}</b><br/><i>{step.guide_heading}</i><br/>{books}"]')
+        lines.append("        " + " --> ".join(f"S{step.number}" for step in steps))
+        lines.append("    end")
+    lines.append("    row1 --> row2")
     return "\n".join(lines)
 
 
