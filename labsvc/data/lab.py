@@ -15,7 +15,12 @@
   and with direct publishing (:mod:`._lab_cqrs`);
 - :func:`saga_experiment`: many concurrent orders through the place-order
   saga under injected faults (:data:`SCENARIOS`), then recovery, then
-  :func:`check_invariants` on every service's data (:mod:`._lab_saga`).
+  :func:`check_invariants` on every service's data (:mod:`._lab_saga`);
+- :func:`saga_styles_experiment`: the same orders through the orchestrated
+  saga and through a choreographed one on the broker (:class:`ChoreoShop`,
+  services in :mod:`._choreo_services`), under the same faults
+  (:data:`STYLE_SCENARIOS`), measured side by side (:mod:`._lab_choreography`);
+  :func:`service_tables` lists each running service's own tables.
 
 The services they run are the package's service modules
 (:mod:`labsvc.data.customers`, :mod:`~labsvc.data.orders`,
@@ -27,6 +32,18 @@ The services they run are the package's service modules
 
 from __future__ import annotations
 
+from labsvc.data._lab_choreography import (
+    STYLE_SCENARIOS,
+    STYLES,
+    ChoreoShop,
+    SagaStylesResult,
+    StyleFaults,
+    StyleRun,
+    order_body,
+    saga_styles_experiment,
+    service_tables,
+)
+from labsvc.data._choreo_services import SAGA_TOPIC
 from labsvc.data._lab_composition import (
     CompositionResult,
     composition_experiment,
@@ -61,4 +78,7 @@ __all__ = [
     "outcome_of",
     # the saga under the explorer
     "saga_workflow", "choreographed_saga_workflow", "exploration_table",
+    # the saga both ways
+    "STYLES", "StyleFaults", "STYLE_SCENARIOS", "ChoreoShop", "StyleRun", "SagaStylesResult", "saga_styles_experiment",
+    "service_tables", "order_body", "SAGA_TOPIC",
 ]

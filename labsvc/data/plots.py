@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from labsvc.core.plots import COLORS
 
-__all__ = ["plot_read_model_lag", "plot_saga_outcomes", "plot_composition"]
+__all__ = ["plot_read_model_lag", "plot_saga_outcomes", "plot_composition", "plot_saga_styles"]
 
 _OUTCOME_COLORS = {
     "approved": "#2a9d8f", "out_of_stock": "#e9c46a", "payment_declined": "#f4a261",
@@ -85,6 +86,39 @@ def plot_composition(table: pd.DataFrame, *, title: str = "one composed query") 
     for ax in (hops, latency):
         for i, v in enumerate(ax.containers[0].datavalues):
             ax.annotate(f"{v:.0f}", (i, v), ha="center", va="bottom", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_saga_styles(summary: pd.DataFrame, *, title: str = "the saga both ways") -> Figure:
+    """Per scenario, one bar per style: how the orders ended (left) and the median time to a final state (right).
+
+    ``summary`` is the concatenated :attr:`SagaStylesResult.summary` of
+    several runs (columns ``scenario``, ``style``, ``approved``,
+    ``cancelled``, ``stuck``, ``median_ms_to_final``).
+    """
+    rows = summary.reset_index(drop=True)
+    short = {"orchestrated": "orch.", "choreographed": "choreo."}
+    labels = [f"{r.scenario} · {short.get(r.style, r.style)}" for r in rows.itertuples()]
+    fig = Figure(figsize=(11, 0.35 * len(rows) + 2.0))
+    ends, speed = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.4, 1]})
+    left = pd.Series(0.0, index=rows.index)
+    for col, color in (("approved", _OUTCOME_COLORS["approved"]), ("cancelled", _OUTCOME_COLORS["payment_unavailable"]),
+                       ("stuck", _OUTCOME_COLORS["unfinished"])):
+        ends.barh(labels, rows[col].values, left=left.values, color=color, label=col)
+        left += rows[col]
+    ends.invert_yaxis()
+    ends.set_xlabel("orders")
+    ends.set_title("how the orders ended")
+    ends.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 1.2 / (len(rows) + 4)), ncol=3)
+    style_colors = {"orchestrated": COLORS["a"], "choreographed": "#9d4edd"}
+    speed.barh(labels, rows["median_ms_to_final"].fillna(0).values,
+               color=[style_colors.get(s, "#adb5bd") for s in rows["style"]])
+    speed.legend(handles=[Patch(color=c, label=s) for s, c in style_colors.items()], fontsize=8,
+                 loc="upper center", bbox_to_anchor=(0.5, -0.16 - 1.2 / (len(rows) + 4)), ncol=2)
+    speed.set_xlabel("median ms from order to final state")
+    speed.set_title("time to a final state")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -158,3 +158,42 @@ def test_both_saga_styles_hide_the_bug_behind_one_crash_and_are_clean_when_fixed
     assert rows["choreographed, missing release"]["shortest_script"] == [0, 0, 1]
     assert rows["orchestrated, fixed"]["shortest_script"] is None and rows["choreographed, fixed"]["shortest_script"] is None
     assert rows["orchestrated, fixed"]["runs"] == 4 and rows["choreographed, fixed"]["runs"] == 5
+
+
+def test_the_saga_both_ways_keeps_every_invariant_and_differs_where_the_prose_says(tb):
+    rows = {(r["scenario"], r["style"]): r for r in tb.value("style_table.to_dict('records')")}
+    assert len(rows) == 10 and all(r["invariants_held"] == "6/6" and r["stuck"] == 0 for r in rows.values())
+    assert all(r["orders"] == 40 for r in rows.values())
+    down_o, down_c = rows[("payment down", "orchestrated")], rows[("payment down", "choreographed")]
+    assert down_o["cancelled"] > 0 and down_c["approved"] == 40  # the events waited at the broker
+    assert down_c["unfinished_at_load_end"] > down_o["unfinished_at_load_end"]
+    calm_o, calm_c = rows[("no faults", "orchestrated")], rows[("no faults", "choreographed")]
+    assert calm_o["calls_between_services"] == 80 and calm_c["events_published"] == 160
+    assert calm_c["deliveries"] == 3 * calm_c["events_published"]  # every group gets every event
+    assert calm_c["median_ms_to_final"] > calm_o["median_ms_to_final"]
+    assert rows[("lost messages", "choreographed")]["redeliveries"] > 0
+    assert {r["services_read_for_one_order"] for (_, style), r in rows.items() if style == "choreographed"} == {3}
+    coupling = {(r["style"], r["service"]): r for r in tb.value("both.coupling.to_dict('records')")}
+    assert coupling[("orchestrated", "orders")]["calls"] == "inventory, payment"
+    assert all(coupling[("choreographed", s)]["calls"] == "broker" for s in ("orders", "inventory", "payment"))
+    # one declined order: one table in the orchestrator, six tables in three services in the choreography
+    assert tb.value("sorted(set(both.runs['orchestrated'].flow_of(declined)['source']))") == ["orders.saga_log"]
+    assert tb.value("trail[trail['acted'].ne(False)]['what'].tolist()")[:3] == ["OrderCreated", "StockReserved",
+                                                                                  "OrderCreated"]
+    tables = tb.value("both.runs['choreographed'].tables.groupby('service')['table'].apply(sorted).to_dict()")
+    assert tables == {"inventory": ["inbox", "outbox", "reservations", "stock"],
+                      "orders": ["inbox", "orders", "outbox"], "payment": ["charges", "inbox", "outbox"]}
+
+
+def test_the_saga_styles_solution_passes_and_wrong_answers_fail(tb):
+    assert "replace the ..." in tb.value("repr(check('06.saga-styles', answer, result=longer))")
+    tb.inject("""
+        longer6 = await saga_styles_experiment(StyleFaults(payment_down=(0.1, 0.9)), orders=40, seed=6,
+                                               name="nb06-styles-longer")
+        answer6 = {s: int((r.orders["status"] == "CANCELLED").sum()) for s, r in longer6.runs.items()}
+        ok6 = bool(check("06.saga-styles", answer6, result=longer6))
+        wrong6 = bool(check("06.saga-styles", {"orchestrated": 0, "choreographed": 0}, result=longer6))
+    """)
+    assert tb.ref("ok6") is True and tb.ref("wrong6") is False
+    answer = tb.ref("answer6")
+    assert answer["choreographed"] == 0 and answer["orchestrated"] > 0

@@ -160,3 +160,45 @@ def explore_saga(answer: Any, result: Any = None) -> Feedback:
                           f"shorter script breaks an invariant.",
                     ko=f"선택 {truth}개입니다. 스크립트 {cx.script}, 실행 {result.runs}번 만에 찾았습니다. 너비 우선 "
                        f"탐색이므로 이보다 짧은 스크립트로는 불변식이 깨지지 않습니다.")
+
+
+@exercise("06.saga-styles")
+def saga_styles(answer: Any, result: Any = None) -> Feedback:
+    """``answer``: ``{"orchestrated": n, "choreographed": m}``, orders each style cancelled; ``result``: the run."""
+    runs = getattr(result, "runs", None)
+    if not isinstance(runs, dict) or set(runs) != {"orchestrated", "choreographed"}:
+        return Feedback(False, "pass the run too: check(..., answer, result=longer), with longer = await "
+                               "saga_styles_experiment(StyleFaults(payment_down=(0.1, 0.9)), ...)",
+                        ko="실행 결과도 넘겨주세요: check(..., answer, result=longer). longer = await "
+                           "saga_styles_experiment(StyleFaults(payment_down=(0.1, 0.9)), ...)")
+    if not isinstance(answer, dict) or set(answer) != {"orchestrated", "choreographed"}:
+        return Feedback(False, 'answer with a dict of two counts: {"orchestrated": ..., "choreographed": ...}',
+                        ko='두 개의 개수를 담은 dict로 답하세요: {"orchestrated": ..., "choreographed": ...}')
+    truth = {s: int((r.orders["status"] == "CANCELLED").sum()) for s, r in runs.items()}
+    for style in ("orchestrated", "choreographed"):
+        given = answer[style]
+        if isinstance(given, bool) or not isinstance(given, int):
+            return Feedback(False, f"{style}: give a whole number of orders, not {given!r}",
+                            ko=f"{style}: 주문 수를 정수로 주세요({given!r}가 아니라)")
+        if given != truth[style]:
+            return Feedback(False, f"{style}: {given} is not what the run shows. Count the orders with status "
+                                   f"CANCELLED in result.runs[{style!r}].orders (and look at their reason)",
+                            ko=f"{style}: {given}은 실행 결과와 다릅니다. result.runs[{style!r}].orders에서 status가 "
+                               f"CANCELLED인 주문을 세어 보세요(reason도 보세요)")
+    reasons = runs["orchestrated"].orders["reason"].value_counts()
+    unavailable = int(reasons.get("payment_unavailable", 0))
+    waiting = int(runs["orchestrated"].unfinished_at_load_end)
+    late = int(runs["choreographed"].unfinished_at_load_end)
+    return Feedback(True, f"{truth['orchestrated']} against {truth['choreographed']}. The orchestrator calls payment "
+                          f"and, when its retries get no answer, gives up: {unavailable} order(s) cancelled as "
+                          f"payment_unavailable. Their refunds needed payment too, so {waiting} were still "
+                          f"COMPENSATING when the last order was placed, until the recovery pass. In the choreography "
+                          f"nobody waits for an answer: StockReserved waited at the broker until payment came back, "
+                          f"and those orders were approved, later ({late} were not final when the last order was "
+                          f"placed).",
+                    ko=f"{truth['orchestrated']} 대 {truth['choreographed']}입니다. 오케스트레이터는 payment를 호출하고, "
+                       f"재시도가 모두 응답을 받지 못하면 포기합니다. 주문 {unavailable}건이 payment_unavailable로 "
+                       f"취소되었습니다. 그 환불도 payment가 있어야 하므로, 마지막 주문이 들어간 시점에 {waiting}건이 "
+                       f"복구 실행(recovery pass) 전까지 COMPENSATING 상태였습니다. 코레오그래피에서는 아무도 응답을 "
+                       f"기다리지 않습니다. StockReserved는 payment가 돌아올 때까지 브로커에서 기다렸고, 그 주문들은 "
+                       f"늦게나마 승인되었습니다(마지막 주문이 들어간 시점에 {late}건이 아직 끝나지 않았습니다).")
