@@ -90,6 +90,7 @@ def serve(target: str, *, port: int | None = None, fd: int | None = None, instan
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers go out at once (no Nagle wait)
         sock.bind(("127.0.0.1", port or 0))
         sock.listen(1024)
         print(f"labsvc: serving {target} as {instance} on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
