@@ -5,7 +5,9 @@
 - :func:`denied_calls` sends legitimate calls and a catalogue of attacks
   (:data:`ATTACKS`) to the inventory, on a :class:`~labsvc.core.clock.FakeClock` so an
   expired token takes no waiting, and returns one row per call;
-- :func:`key_rotation` replays an old and a new token through a key rotation.
+- :func:`key_rotation` replays an old and a new token through a key rotation;
+- :func:`stolen_token` replays a copied access token until it is refused, while its
+  owner keeps calling (the price of a token lifetime, in both directions).
 
 :func:`~labsvc.auth.plots.plot_denials` (in :mod:`labsvc.auth.plots`) draws
 what :func:`denied_calls` returns.
@@ -29,7 +31,8 @@ from labsvc.auth._keys import KeyRing
 from labsvc.auth._tokens import AccessTokenIssuer
 from labsvc.core.simtime import experiment
 
-__all__ = ["probe_scopes", "denied_calls", "key_rotation", "ATTACKS", "PROBE_CLIENTS", "least_privilege"]
+__all__ = ["probe_scopes", "denied_calls", "key_rotation", "stolen_token", "ATTACKS", "PROBE_CLIENTS",
+           "least_privilege"]
 
 #: The demo clients a probe calls as, and the scopes each asks for.
 PROBE_CLIENTS = {"reporting": "stock:read", "orders": "stock:read stock:write", "ops": "stock:admin"}
@@ -212,4 +215,47 @@ async def key_rotation(clock: Any, *, grace: float = 240.0, name: str = "nb12-ro
         kids = {f"key {n}": key.kid for n, key in enumerate(ring.keys, 1)}
     frame = pd.DataFrame(rows)
     frame.attrs["kids"] = kids
+    return frame
+
+
+@experiment
+async def stolen_token(*, ttl: float = 300.0, minutes: float = 30.0, every: float = 10.0, clock: Any = None,
+                       name: str = "nb12-stolen") -> pd.DataFrame:
+    """An attacker copies ``orders``' first access token and replays it; tokens live ``ttl`` seconds.
+
+    Every ``every`` seconds for ``minutes`` (on ``clock``, a fresh
+    :class:`~labsvc.core.clock.FakeClock` at 2026-01-01 by default), ``orders``
+    reads stock with its :class:`TokenClient` (which asks for a new token 30 s
+    before the old one expires) and the attacker sends the copied token. One row
+    per call: t (s since the theft), caller (``orders`` or ``attacker``),
+    status, reason. ``attrs``: ``ttl``, ``minutes`` and ``token_requests`` (how
+    many tokens ``orders`` asked the token service for).
+    """
+    from labsvc.core.clock import FakeClock
+    from labsvc.core.errors import ConfigurationError
+    from labsvc.core.network import Network
+
+    if not (isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and 30 < ttl <= 86_400):
+        raise ConfigurationError(f"ttl={ttl!r} must be a number of seconds above 30 (the client renews 30 s before "
+                                 f"expiry) and at most a day")
+    clock = clock if clock is not None else FakeClock(start=1_767_225_600)
+    net = Network(seed=12, name=name)
+    net.add("auth", lambda: demo_token_service(clock=clock, ttl=ttl))
+    net.add("inventory", lambda: inventory_app(clock=clock))
+    rows: list[dict[str, Any]] = []
+    async with net:
+        c = net.client("orders")
+        tokens = TokenClient("orders", DEMO_SECRETS["orders"], scope="stock:read stock:write", resource="inventory",
+                             clock=clock)
+        t0, stolen = clock.now(), None
+        for _ in range(int(minutes * 60 / every)):
+            headers = await tokens.headers(c)
+            stolen = stolen or dict(headers)  # copied from a log line or a proxy at the first call
+            for caller, sent in (("orders", headers), ("attacker", stolen)):
+                r = await c.get("http://inventory.svc/stock/sku-1", headers=sent)
+                rows.append({"t": clock.now() - t0, "caller": caller, "status": r.status_code,
+                             "reason": r.json().get("reason", "") if r.status_code >= 400 else ""})
+            clock.advance(every)
+    frame = pd.DataFrame(rows, columns=["t", "caller", "status", "reason"])
+    frame.attrs.update(ttl=float(ttl), minutes=float(minutes), token_requests=tokens.requests)
     return frame

@@ -85,6 +85,40 @@ wrong = check("12.route-scope", leaky, probe=await probe_scopes(leaky))
     assert tb.value("wrong.ok") is False and "stock:admin" in tb.value("wrong.message")
 
 
+def test_the_prediction_is_judged_against_the_measured_share(tb):
+    tb.inject("""
+from labsvc.course.predictions import forget
+forget("12.predict-stale-share")
+none_yet = check("12.predict-stale-share", one)
+predict("12.predict-stale-share", percent=0.67)
+as_share = check("12.predict-stale-share", one)
+predict("12.predict-stale-share", percent=67)
+right = check("12.predict-stale-share", one)
+wrong_run = check("12.predict-stale-share", bus)
+forget("12.predict-stale-share")
+""")
+    assert tb.value("none_yet.ok") is False and "no prediction" in tb.value("none_yet.message")
+    assert tb.value("as_share.ok") is False and "percentage" in tb.value("as_share.message")
+    assert tb.value("right.ok") is True
+    assert tb.value("wrong_run.ok") is False and "one" in tb.value("wrong_run.message")
+    measured = tb.value("100 * (1 - one.phases().set_index('phase').loc['after', 'share_new'])")
+    assert 57 <= measured <= 77          # two of three instances were never refreshed
+
+
+def test_the_token_lifetime_exercise_starts_too_long_and_refuses_a_too_short_lifetime(tb):
+    tb.inject("""
+start = check("12.token-lifetime", await stolen_token(ttl=300))
+solved = check("12.token-lifetime", await stolen_token(ttl=120))
+too_short = check("12.token-lifetime", await stolen_token(ttl=60))
+too_short_run = check("12.token-lifetime", await stolen_token(ttl=120, minutes=10))
+""")
+    assert tb.value("start.ok") is False and "missed by 150 s" in tb.value("start.message")
+    assert tb.value("solved.ok") is True
+    assert tb.value("too_short.ok") is False and "refused" in tb.value("too_short.message")
+    assert "120 tokens an hour" in tb.value("too_short.message")
+    assert tb.value("too_short_run.ok") is False
+    assert "keep the exercise's 30" in tb.value("too_short_run.message")
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

@@ -143,5 +143,44 @@ def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('13.backoff', ...))")
 
 
+
+def test_the_prediction_is_judged_against_the_first_scale_down(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("13.predict-scale-down")
+        none_yet = check("13.predict-scale-down", ramp)
+        predict("13.predict-scale-down", seconds=8)
+        in_minutes = check("13.predict-scale-down", ramp)
+        predict("13.predict-scale-down", seconds=195)
+        no_window = check("13.predict-scale-down", ramp)
+        predict("13.predict-scale-down", seconds=480)
+        right = check("13.predict-scale-down", ramp)
+        forget("13.predict-scale-down")
+    """)
+    assert tb.value("none_yet.ok") is False and "no prediction" in tb.value("none_yet.message")
+    assert tb.value("in_minutes.ok") is False and "minutes" in tb.value("in_minutes.message")
+    assert tb.value("no_window.ok") is False and "300 s" in tb.value("no_window.message")
+    assert tb.value("right.ok") is True
+    first_down = tb.value("float(ramp.hpa.loc[ramp.hpa.desired < ramp.hpa.current, 'time'].iloc[0])")
+    assert 480 <= first_down < 495      # the 300 s window after the last high recommendation (180 s)
+
+
+def test_the_prestop_exercise_starts_short_and_refuses_a_slow_rollout(tb):
+    tb.inject("""
+        start = check("13.prestop-lag", await rollout_experiment("rolling", pre_stop=5, endpoint_delay=8, name="nb13-t"))
+        solved = check("13.prestop-lag", await rollout_experiment("rolling", pre_stop=10, endpoint_delay=8, name="nb13-t"))
+        too_slow = check("13.prestop-lag", await rollout_experiment("rolling", pre_stop=15, endpoint_delay=8, name="nb13-t"))
+        other_lag = check("13.prestop-lag", await rollout_experiment("rolling", pre_stop=5, name="nb13-t"))
+    """)
+    assert tb.value("start.ok") is False and "target 0, missed by" in tb.value("start.message")
+    assert tb.value("solved.ok") is True
+    assert tb.value("too_slow.ok") is False and "refused" in tb.value("too_slow.message")
+    assert tb.value("other_lag.ok") is False and "keep endpoint_delay=8" in tb.value("other_lag.message")
+
 def test_nothing_is_left_running(tb):
     assert tb.value("[n.name for n in running_networks() if n.name.startswith('nb13')]") == []
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

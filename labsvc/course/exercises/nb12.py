@@ -111,3 +111,98 @@ def reach_every_instance(answer) -> Feedback:
     return Feedback(True, f"one event on the broker, {len(final)} instances refreshed, 0 requests failed, "
                           f"no restart.",
                     ko=f"브로커에 이벤트 하나, 인스턴스 {len(final)}개가 새로 고쳐졌고, 실패한 요청 0개, 재시작 없음.")
+
+
+# -- prediction: how many answers stay old after POST /refresh to one instance ----------------
+
+@exercise("12.predict-stale-share")
+def predict_stale_share(answer) -> Feedback:
+    """``answer``: section 3's ``one`` run; the guess is the one recorded with ``predict`` (a percentage)."""
+    from labsvc.config import RefreshRun
+    from labsvc.course import is_number
+    from labsvc.course.predictions import judge_prediction
+
+    if not isinstance(answer, RefreshRun) or answer.method != "one":
+        return Feedback(False, "pass the run of section 3 that refreshed one instance: "
+                               "check('12.predict-stale-share', one)",
+                        ko="3절에서 인스턴스 하나만 새로 고친 실행 결과를 넘기세요: check('12.predict-stale-share', one)")
+    after = answer.phases().set_index("phase").loc["after"]
+    measured = round(100 * (1 - float(after["share_new"])), 1)
+    n = len(answer.instances)
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 10
+
+    def explain(guess, actual):
+        why = (f"Only greeting-1 fetched again; the balancer kept spreading requests over all {n} instances, so "
+               f"{n - 1} in {n} of the {int(after['requests'])} answers after the refresh still came from an instance "
+               f"with the old snapshot, and would until each one is refreshed.")
+        why_ko = (f"다시 가져온 것은 greeting-1뿐입니다. 밸런서는 계속 인스턴스 {n}개에 요청을 고루 나누므로, 새로 고침 "
+                  f"뒤 응답 {int(after['requests'])}개 중 {n}개에 {n - 1}개꼴은 옛 스냅숏을 가진 인스턴스가 "
+                  f"보냈습니다. 각 인스턴스를 새로 고칠 때까지 그대로입니다.")
+        if not is_number(guess):
+            return "The guess should be a percentage. " + why, "예측은 백분율 숫자여야 합니다. " + why_ko
+        if 0 < guess <= 1 < actual:
+            return ("This looks like a share between 0 and 1; the question asks for a percentage. " + why,
+                    "0과 1 사이의 비율로 적은 것 같습니다. 이 문제는 백분율로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return f"Off by {off:.0f} percentage points. {why}", f"{off:.0f}%p 차이입니다. {why_ko}"
+
+    return judge_prediction("12.predict-stale-share", measured, right=right, explain=explain, unit="percent")
+
+
+# -- change and observe: a token lifetime that limits a stolen token -------------------------
+
+#: The target of "12.token-lifetime": a stolen token works at most this many seconds, while orders asks
+#: the token service for at most MAX_TOKENS_PER_HOUR tokens, over a run of RUN_MINUTES.
+STOLEN_FOR_AT_MOST = 150.0
+MAX_TOKENS_PER_HOUR = 60
+RUN_MINUTES = 30.0
+
+
+@exercise("12.token-lifetime")
+def token_lifetime(answer) -> Feedback:
+    """``answer``: the table ``stolen_token(ttl=...)`` returned."""
+    needed = {"t", "caller", "status", "reason"}
+    attrs = getattr(answer, "attrs", {}) or {}
+    if not isinstance(answer, pd.DataFrame) or not needed <= set(answer.columns) or "token_requests" not in attrs:
+        return Feedback(False, "pass the table stolen_token(ttl=...) returned: check('12.token-lifetime', stolen)",
+                        ko="stolen_token(ttl=...)가 돌려준 표를 넘기세요: check('12.token-lifetime', stolen)")
+    minutes, ttl = float(attrs["minutes"]), float(attrs["ttl"])
+    if minutes != RUN_MINUTES:
+        return Feedback(False, f"this run lasted {minutes:g} minutes; keep the exercise's {RUN_MINUTES:g} and change "
+                               f"only ttl",
+                        ko=f"이 실행은 {minutes:g}분 동안 돌았습니다. 연습의 {RUN_MINUTES:g}분은 그대로 두고 ttl만 바꾸세요")
+    own = answer[answer["caller"] == "orders"]
+    if (own["status"] != 200).any():
+        return Feedback(False, "some of orders' own calls were refused: its tokens must keep working",
+                        ko="orders 자신의 호출 일부가 거부되었습니다. orders의 토큰은 계속 통해야 합니다")
+    per_hour = int(attrs["token_requests"]) * 60 / minutes
+    if per_hour > MAX_TOKENS_PER_HOUR:
+        return Feedback(False, f"refused: with ttl={ttl:g} s orders asked for {per_hour:.0f} tokens an hour, the "
+                               f"budget is {MAX_TOKENS_PER_HOUR}. Every token is a call to the token service and a "
+                               f"signature; a lifetime that short makes the token service a bottleneck. Raise ttl",
+                        ko=f"인정할 수 없습니다. ttl={ttl:g}초에서 orders가 1시간에 토큰을 {per_hour:.0f}개 요청했는데, "
+                           f"예산은 {MAX_TOKENS_PER_HOUR}개입니다. 토큰마다 토큰 서비스 호출과 서명이 한 번씩 듭니다. "
+                           f"수명이 이렇게 짧으면 토큰 서비스가 병목이 됩니다. ttl을 늘리세요")
+    thief = answer[answer["caller"] == "attacker"]
+    refused = thief.loc[thief["status"] >= 400, "t"]
+    if refused.empty:
+        return Feedback(False, f"the stolen token still worked at the end of the run ({minutes:g} minutes): target "
+                               f"{STOLEN_FOR_AT_MOST:g} s. Lower ttl",
+                        ko=f"훔친 토큰이 실행이 끝날 때({minutes:g}분)까지 통했습니다. 목표는 {STOLEN_FOR_AT_MOST:g}초입니다. "
+                           f"ttl을 줄이세요")
+    worked = float(refused.min())
+    reason = str(thief.loc[thief["status"] >= 400, "reason"].iloc[0])
+    if worked > STOLEN_FOR_AT_MOST:
+        return Feedback(False, f"ttl={ttl:g} s: the stolen token worked for {worked:.0f} s, until it expired; target "
+                               f"{STOLEN_FOR_AT_MOST:g} s, missed by {worked - STOLEN_FOR_AT_MOST:.0f} s",
+                        ko=f"ttl={ttl:g}초: 훔친 토큰이 만료될 때까지 {worked:.0f}초 동안 통했습니다. 목표는 "
+                           f"{STOLEN_FOR_AT_MOST:g}초이고, {worked - STOLEN_FOR_AT_MOST:.0f}초 넘쳤습니다")
+    return Feedback(True, f"ttl={ttl:g} s: the stolen token was refused after {worked:.0f} s ({reason}), and orders "
+                          f"asked for {per_hour:.0f} tokens an hour. A self-contained JWT cannot be called back: its "
+                          f"lifetime is the longest a copy of it works, and every halving of it doubles the calls to "
+                          f"the token service.",
+                    ko=f"ttl={ttl:g}초: 훔친 토큰은 {worked:.0f}초 뒤에 거부되었고({reason}), orders는 1시간에 토큰을 "
+                       f"{per_hour:.0f}개 요청했습니다. 자체 포함형 JWT는 되돌려 받을 수 없습니다. 수명이 곧 사본이 통하는 "
+                       f"최대 시간이고, 수명을 절반으로 줄일 때마다 토큰 서비스 호출은 두 배가 됩니다.")

@@ -108,3 +108,100 @@ def cf_restart(answer) -> Feedback:
                           f"would restart the same instance at {float(k8s['starting_at']):g} s.",
                     ko=f"{truth:g}초: {CF_CRASH}번째 크래시는 {crashed:g}초에 일어나고 {wait:g}초를 기다립니다. "
                        f"Kubernetes라면 같은 인스턴스를 {float(k8s['starting_at']):g}초에 재시작합니다.")
+
+
+# -- prediction: when does the HPA first scale down after the load falls? ---------------------
+
+@exercise("13.predict-scale-down")
+def predict_scale_down(answer) -> Feedback:
+    """``answer``: section 3's ramp (``ramp``); the guess is the one recorded with ``predict`` (seconds)."""
+    from labsvc.course.predictions import judge_prediction
+
+    hpa, offered = getattr(answer, "hpa", None), getattr(answer, "offered", None)
+    if not isinstance(hpa, pd.DataFrame) or not isinstance(offered, pd.DataFrame) or len(offered) < 2:
+        return Feedback(False, "pass the load ramp of section 3: check('13.predict-scale-down', ramp)",
+                        ko="3절의 부하 램프 결과를 넘기세요: check('13.predict-scale-down', ramp)")
+    down = hpa[hpa["desired"] < hpa["current"]]
+    if down.empty:
+        return Feedback(False, "the HPA never scaled down in this run; pass section 3's ramp",
+                        ko="이 실행에서는 HPA가 한 번도 줄이지 않았습니다. 3절의 램프를 넘기세요")
+    measured = float(round(float(down["time"].iloc[0])))
+    fell = float(offered["start"].iloc[-1])
+    dropped = float(hpa.loc[(hpa["time"] > fell) & (hpa["recommendation"] < hpa["current"]), "time"].iloc[0])
+    peak = int(hpa["desired"].max())
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 15
+
+    def explain(guess, actual):
+        why = (f"The load fell at {fell:.0f} s and the recommendation dropped at the next sync ({dropped:.0f} s), but "
+               f"the HPA scales down to the highest recommendation of the last 300 s: {peak} instances stayed until "
+               f"that window held no high one, at {actual:.0f} s.")
+        why_ko = (f"부하는 {fell:.0f}초에 줄었고 권고값은 다음 동기화({dropped:.0f}초)에 바로 떨어졌지만, HPA는 최근 "
+                  f"300초 동안의 가장 높은 권고값까지만 줄입니다. 그 구간에 높은 권고값이 남지 않게 된 {actual:.0f}초까지 "
+                  f"인스턴스 {peak}개가 유지되었습니다.")
+        if not is_number(guess):
+            return "The guess should be a number of seconds. " + why, "예측은 초 단위의 숫자여야 합니다. " + why_ko
+        if 0 < guess < 20 <= actual:
+            return ("This looks like minutes; the question asks for seconds. " + why,
+                    "분 단위로 적은 것 같습니다. 이 문제는 초 단위로 묻습니다. " + why_ko)
+        if guess >= 10_000 > actual:
+            return ("This looks like milliseconds; the question asks for seconds. " + why,
+                    "밀리초 단위로 적은 것 같습니다. 이 문제는 초 단위로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return f"Off by {off:.0f} s. {why}", f"{off:.0f}초 차이입니다. {why_ko}"
+
+    return judge_prediction("13.predict-scale-down", measured, right=right, explain=explain, unit="seconds")
+
+
+# -- change and observe: a preStop sleep for a slower cluster -------------------------------
+
+#: The target of "13.prestop-lag": with the endpoints lagging LAG s, a rolling update loses no request
+#: and takes at most ROLLOUT_BUDGET s.
+LAG = 8.0
+ROLLOUT_BUDGET = 12
+
+
+@exercise("13.prestop-lag")
+def prestop_lag(answer) -> Feedback:
+    """``answer``: the run ``rollout_experiment("rolling", pre_stop=..., endpoint_delay=8)`` returned."""
+    load = getattr(answer, "load", None)
+    if not isinstance(load, pd.DataFrame) or "ok" not in load or getattr(answer, "strategy", None) != "rolling":
+        return Feedback(False, "pass the rolling update rollout_experiment('rolling', ...) returned: "
+                               "check('13.prestop-lag', rolled)",
+                        ko="rollout_experiment('rolling', ...)가 돌려준 롤링 업데이트를 넘기세요: "
+                           "check('13.prestop-lag', rolled)")
+    lag, pre_stop = float(answer.endpoint_delay), float(answer.pre_stop)
+    if not math.isclose(lag, LAG) or answer.retry:
+        return Feedback(False, f"this run had endpoints {lag:g} s behind{' and a retrying client' if answer.retry else ''}"
+                               f"; the exercise's cluster lags {LAG:g} s and its client does not retry: keep "
+                               f"endpoint_delay={LAG:g} and change only pre_stop",
+                        ko=f"이 실행은 엔드포인트 지연이 {lag:g}초{'이고 재시도하는 클라이언트였' if answer.retry else '였'}습니다. "
+                           f"연습의 클러스터는 {LAG:g}초 늦고 클라이언트는 재시도하지 않습니다. endpoint_delay={LAG:g}는 "
+                           f"그대로 두고 pre_stop만 바꾸세요")
+    if not answer.completed:
+        return Feedback(False, "the rollout did not complete; run it again", ko="롤아웃이 끝나지 않았습니다. 다시 실행하세요")
+    seconds = float(answer.window[1] - answer.window[0])
+    if round(seconds) > ROLLOUT_BUDGET:
+        return Feedback(False, f"refused: with pre_stop={pre_stop:g} s the rollout took {seconds:.0f} s, the budget is "
+                               f"{ROLLOUT_BUDGET} s. Every old pod sleeps that long before it stops, so a drain, a "
+                               f"node upgrade and every release wait for it. Find a shorter sleep that still loses "
+                               f"nothing",
+                        ko=f"인정할 수 없습니다. pre_stop={pre_stop:g}초에서 롤아웃이 {seconds:.0f}초 걸렸는데, 예산은 "
+                           f"{ROLLOUT_BUDGET}초입니다. 옛 파드마다 그만큼 잠든 뒤에 멈추므로, 드레인과 노드 업그레이드와 "
+                           f"모든 릴리스가 그만큼 기다립니다. 아무것도 잃지 않는 더 짧은 sleep을 찾으세요")
+    failed, total = int((~load["ok"]).sum()), len(load)
+    if failed:
+        return Feedback(False, f"pre_stop={pre_stop:g} s: {failed} of {total} requests failed, target 0, missed by "
+                               f"{failed}. Old pods stopped while the endpoints, {lag:g} s behind, still sent them "
+                               f"requests",
+                        ko=f"pre_stop={pre_stop:g}초: 요청 {total}개 중 {failed}개가 실패했습니다. 목표는 0개이고 "
+                           f"{failed}개 모자랍니다. 엔드포인트가 {lag:g}초 늦게 따라오는 동안 옛 파드가 먼저 멈췄습니다")
+    return Feedback(True, f"pre_stop={pre_stop:g} s: none of the {total} requests failed and the rollout took "
+                          f"{seconds:.0f} s. The sleep outlasts the {lag:g} s the endpoints need to drop a deleted pod; "
+                          f"on a real cluster that lag is measured, not known, so the sleep keeps a margin (and must "
+                          f"fit in terminationGracePeriodSeconds, 30 s by default).",
+                    ko=f"pre_stop={pre_stop:g}초: 요청 {total}개 중 실패는 없고 롤아웃은 {seconds:.0f}초 걸렸습니다. "
+                       f"sleep이 엔드포인트가 삭제된 파드를 빼는 데 드는 {lag:g}초보다 깁니다. 실제 클러스터에서는 이 "
+                       f"지연을 미리 알 수 없고 재야 하므로 여유를 두며, sleep은 terminationGracePeriodSeconds(기본 "
+                       f"30초) 안에 들어가야 합니다.")
