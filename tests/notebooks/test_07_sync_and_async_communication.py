@@ -152,6 +152,53 @@ def test_the_counterexample_diagram_shows_the_crash_and_the_retry(tb):
     ]
 
 
+def test_the_outage_prediction_is_judged_against_the_measured_wait(tb):
+    # under Run All the guess is still ...: the check says so, and is never an error
+    assert "no prediction was made" in tb.value("repr(check('07.predict-outage-wait', outage))")
+    measured = tb.value("float(outage['async'].orders['completion_latency'].max()) * 1000")
+    assert 700 < measured < 900  # the first order after payment stopped waited about the 0.8 s outage
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        predict("07.predict-outage-wait", ms=800)
+        p_right = check("07.predict-outage-wait", outage)
+        predict("07.predict-outage-wait", ms=200)
+        p_low = check("07.predict-outage-wait", outage)
+        predict("07.predict-outage-wait", ms=0.8)
+        p_seconds = check("07.predict-outage-wait", outage)
+        predict("07.predict-outage-wait", seconds=0.8)
+        p_unit = check("07.predict-outage-wait", outage)
+        p_sync = check("07.predict-outage-wait", outage["sync"])
+        forget("07.predict-outage-wait")   # the replay test below starts from Run All's state
+    """)
+    assert tb.value("p_right.ok") is True and "you predicted 800" in tb.value("p_right.message")
+    assert tb.value("p_low.ok") is False and f"Off by {round(measured - 200)} ms" in tb.value("p_low.message")
+    assert tb.value("p_seconds.ok") is False
+    assert "this looks like seconds; the question asks for milliseconds" in tb.value("p_seconds.message").lower()
+    assert tb.value("p_unit.ok") is False and "given in seconds" in tb.value("p_unit.message")
+    assert tb.value("p_sync.ok") is False and "outage runs of section 3" in tb.value("p_sync.message")
+
+
+def test_the_delivery_limit_exercise_starts_short_and_refuses_a_limit_over_eight(tb):
+    tb.inject("""
+        limit_trials = {m: await delivery_limit_trial(m, lost_acks=0.5, seed=7) for m in (4, 8, 20)}
+        limit_checks = {m: check("07.delivery-limit", t) for m, t in limit_trials.items()}
+        limit_fewer_lost = check("07.delivery-limit", await delivery_limit_trial(8, lost_acks=0.1, seed=7))
+    """)
+    start = tb.value("limit_trials[4].to_dict('list')")
+    paid_dead = [i for i, p, d in zip(start["order_id"], start["poison"], start["dead_lettered"]) if d and not p]
+    assert paid_dead, "the notebook's starting limit must miss the target"
+    assert tb.value("limit_checks[4].ok") is False
+    assert f"missed by {len(paid_dead)}" in tb.value("limit_checks[4].message")
+    # the solution reaches the target: no paid order dead-lettered, order 7 after 8 deliveries
+    assert tb.value("limit_checks[8].ok") is True
+    assert tb.value("int(limit_trials[8].query('dead_lettered and not poison').shape[0])") == 0
+    assert tb.value("int(limit_trials[8].query('poison')['delivery_count'].iloc[0])") == 8
+    # a limit of 20 also keeps paid orders out, but breaks the stated constraint
+    assert tb.value("int(limit_trials[20].query('poison')['delivery_count'].iloc[0])") == 20
+    assert tb.value("limit_checks[20].ok") is False and "refused" in tb.value("limit_checks[20].message")
+    assert tb.value("limit_fewer_lost.ok") is False and "keep lost_acks=0.5" in tb.value("limit_fewer_lost.message")
+
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

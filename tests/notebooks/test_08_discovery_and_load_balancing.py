@@ -152,6 +152,49 @@ def test_unanswered_exercises_say_what_to_do(tb):
     assert "crash_lab" in tb.value("check('08.stale-bound', 330, lab=None).message")
 
 
+def test_the_crash_window_prediction_is_judged_against_the_measured_window(tb):
+    assert "no prediction was made" in tb.value("repr(check('08.predict-crash-window', crash))")
+    w = window(tb, "crash")["handed out until"]["waited_s"]
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        predict("08.predict-crash-window", seconds=270)
+        w_right = check("08.predict-crash-window", crash)
+        predict("08.predict-crash-window", seconds=90)
+        w_lease = check("08.predict-crash-window", crash)
+        predict("08.predict-crash-window", seconds=270_000)
+        w_ms = check("08.predict-crash-window", crash)
+        predict("08.predict-crash-window", minutes=4.5)
+        w_unit = check("08.predict-crash-window", crash)
+        w_leave = check("08.predict-crash-window", leave)
+        forget("08.predict-crash-window")   # the replay test below starts from Run All's state
+    """)
+    assert abs(270 - w) <= 0.2 * w and tb.value("w_right.ok") is True
+    lease = tb.value("w_lease.message")
+    assert tb.value("w_lease.ok") is False and f"Off by {round(w - 90)} s" in lease and "lease runs out" in lease
+    assert tb.value("w_ms.ok") is False
+    assert "this looks like milliseconds; the question asks for seconds" in tb.value("w_ms.message").lower()
+    assert tb.value("w_unit.ok") is False and "given in minutes" in tb.value("w_unit.message")
+    assert tb.value("w_leave.ok") is False and "crash run of section 2" in tb.value("w_leave.message")
+
+
+def test_the_instances_exercise_starts_preserving_and_refuses_more_than_eight(tb):
+    tb.inject("""
+        sp_trials = {n: await preservation_trial(n, seed=8) for n in (4, 7, 10)}
+        sp_checks = {n: check("08.enough-instances", t) for n, t in sp_trials.items()}
+    """)
+    start = {r["scenario"]: r for r in tb.value("sp_trials[4].to_dict('records')")}
+    # the notebook's registry of four: the crash switches self-preservation on, errors until the end
+    assert start["crash"]["preserving"] is True and start["crash"]["evicted"] == 0
+    assert start["crash"]["last_error_s"] > 12 * 60 - 1 and start["partition"]["errors"] == 0
+    assert tb.value("sp_checks[4].ok") is False and "past the target of 300 s" in tb.value("sp_checks[4].message")
+    solved = {r["scenario"]: r for r in tb.value("sp_trials[7].to_dict('records')")}
+    assert solved["crash"]["evicted"] == 1 and solved["crash"]["preserving"] is False
+    assert solved["crash"]["last_error_s"] - solved["crash"]["event_s"] <= 300
+    assert solved["partition"]["errors"] == 0 and solved["partition"]["preserving"] is True
+    assert tb.value("sp_checks[7].ok") is True
+    assert tb.value("sp_checks[10].ok") is False and "refused" in tb.value("sp_checks[10].message")
+
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from labsvc.course import Feedback, exercise
+from labsvc.course import Feedback, exercise, is_number
 from labsvc.course.exercises._explore import judge_exploration
+from labsvc.course.predictions import judge_prediction
 
 STYLES = ("sync", "async")
 
@@ -101,3 +102,100 @@ def explore_steps(answer, result) -> Feedback:
                           f"shorter script breaks an invariant.",
                     ko=f"선택 {truth}개입니다. 스크립트 {cx.script}, 실행 {result.runs}번 만에 찾았습니다. 너비 우선 "
                        f"탐색이므로 이보다 짧은 스크립트로는 불변식이 깨지지 않습니다.")
+
+
+# -- prediction: how long the unluckiest asynchronous order waited during the outage ---------
+
+def _async_outage(result):
+    """The asynchronous run of section 3's outage in ``result`` (the dict or the run itself), or None."""
+    run = result.get("async") if isinstance(result, dict) else result
+    ok = getattr(run, "style", None) == "async" and getattr(run, "down", None) == "payment" and hasattr(run, "orders")
+    return run if ok else None
+
+
+@exercise("07.predict-outage-wait")
+def predict_outage_wait(answer) -> Feedback:
+    """``answer``: the outage runs of section 3 (``outage``); the guess is the one recorded with ``predict``."""
+    run = _async_outage(answer)
+    if run is None:
+        return Feedback(False, "pass the outage runs of section 3: check('07.predict-outage-wait', outage)",
+                        ko="3절의 장애 실행 결과를 넘겨주세요: check('07.predict-outage-wait', outage)")
+    done = run.orders.loc[run.orders["completed"], "completion_latency"]
+    measured = round(float(done.max()) * 1000, 1)
+    down, back = run.window
+    outage_ms = round((float(back) - float(down)) * 1000) if down is not None and back is not None else math.nan
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 0.2 * actual
+
+    def explain(guess, actual):
+        why = (f"An order placed just after payment went down waited in the broker until payment came back "
+               f"({outage_ms:g} ms later), then went through in a few ms: with the broker the outage turned into "
+               f"delay, not into failed orders.")
+        why_ko = (f"payment가 멈춘 직후에 들어온 주문은 payment가 돌아올 때까지({outage_ms:g} ms 뒤) 브로커에서 "
+                  f"기다렸다가 몇 ms 만에 처리되었습니다. 브로커가 있으면 장애는 실패한 주문이 아니라 지연이 됩니다.")
+        if not is_number(guess):
+            return ("The guess should be a number of milliseconds. " + why,
+                    "예측은 밀리초 단위의 숫자여야 합니다. " + why_ko)
+        if 0 < guess < 10 <= actual:
+            return ("This looks like seconds; the question asks for milliseconds. " + why,
+                    "초 단위로 적은 것 같습니다. 이 문제는 밀리초 단위로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return (f"Off by {off:.0f} ms. {why}", f"{off:.0f} ms 차이입니다. {why_ko}")
+
+    return judge_prediction("07.predict-outage-wait", measured, right=right, explain=explain, unit="ms")
+
+
+# -- change and observe: a delivery limit that fits lost acks --------------------------------
+
+#: The target of "07.delivery-limit": with this share of acks lost, no paid order is dead-lettered
+#: while the poison order still is, after at most POISON_LIMIT deliveries.
+LOST_ACKS = 0.5
+POISON_LIMIT = 8
+
+
+@exercise("07.delivery-limit")
+def delivery_limit(answer) -> Feedback:
+    """``answer``: the table ``delivery_limit_trial(...)`` returned."""
+    needed = {"order_id", "poison", "deliveries", "dead_lettered", "delivery_count", "max_deliveries", "lost_acks"}
+    if not hasattr(answer, "columns") or not needed <= set(answer.columns) or answer.empty:
+        return Feedback(False, "pass the table delivery_limit_trial(...) returned: check('07.delivery-limit', trial)",
+                        ko="delivery_limit_trial(...)가 돌려준 표를 넘겨주세요: check('07.delivery-limit', trial)")
+    lost, limit = float(answer["lost_acks"].iloc[0]), int(answer["max_deliveries"].iloc[0])
+    if not math.isclose(lost, LOST_ACKS):
+        return Feedback(False, f"this trial lost {lost:.0%} of the acks; the exercise is about {LOST_ACKS:.0%}: keep "
+                               f"lost_acks={LOST_ACKS} and change max_deliveries",
+                        ko=f"이 실행은 ack의 {lost:.0%}를 잃었습니다. 이 연습은 {LOST_ACKS:.0%}를 다룹니다. "
+                           f"lost_acks={LOST_ACKS}는 그대로 두고 max_deliveries를 바꾸세요")
+    poison = answer[answer["poison"]]
+    if poison.empty or not bool(poison["dead_lettered"].all()):
+        return Feedback(False, "the poison order never reached the dead letters: it must still end there",
+                        ko="독이 든 주문(poison)이 데드 레터에 닿지 않았습니다. 그 주문은 여전히 그곳으로 가야 합니다")
+    poison_deliveries = int(poison["delivery_count"].max())
+    if poison_deliveries > POISON_LIMIT:
+        return Feedback(False, f"refused: the poison order was handed to payment {poison_deliveries} times, the target "
+                               f"allows at most {POISON_LIMIT}. Each extra delivery is work that cannot succeed, and "
+                               f"with keyed ordering it holds up that customer's later orders. Lower max_deliveries",
+                        ko=f"인정할 수 없습니다. 독이 든 주문이 payment에 {poison_deliveries}번 전달되었는데, 목표는 "
+                           f"최대 {POISON_LIMIT}번입니다. 전달이 늘 때마다 성공할 수 없는 일을 다시 하고, 키 순서를 "
+                           f"지키는 큐에서는 그 고객의 다음 주문까지 붙잡습니다. max_deliveries를 줄이세요")
+    paid = answer[~answer["poison"] & answer["dead_lettered"]]
+    if len(paid):
+        ids = ", ".join(str(int(i)) for i in paid["order_id"])
+        return Feedback(False, f"max_deliveries={limit}: {len(paid)} paid order(s) ({ids}) ended in the dead letters "
+                               f"although they were charged: every ack of theirs was lost {limit} times in a row. "
+                               f"Target: 0, missed by {len(paid)}",
+                        ko=f"max_deliveries={limit}: 결제까지 끝난 주문 {len(paid)}건({ids})이 데드 레터로 갔습니다. "
+                           f"ack를 {limit}번 연달아 잃었기 때문입니다. 목표는 0건이고, {len(paid)}건 모자랍니다")
+    good = int((~answer["poison"]).sum())
+    expected = good * LOST_ACKS ** limit
+    return Feedback(True, f"max_deliveries={limit}: no paid order in the dead letters, and the poison order was "
+                          f"dead-lettered after {poison_deliveries} deliveries. A paid order lands there only if all "
+                          f"{limit} of its acks are lost, a chance of {LOST_ACKS:g}^{limit} each: about "
+                          f"{expected:.2f} of these {good} orders on average. A higher limit buys fewer false dead "
+                          f"letters with more deliveries of the poison.",
+                    ko=f"max_deliveries={limit}: 결제된 주문은 데드 레터에 하나도 없고, 독이 든 주문은 "
+                       f"{poison_deliveries}번 전달된 뒤 데드 레터로 갔습니다. 결제된 주문이 그곳에 가려면 ack {limit}번을 "
+                       f"모두 잃어야 하며, 그 확률은 주문마다 {LOST_ACKS:g}^{limit}입니다. 이 {good}건 중 평균 "
+                       f"{expected:.2f}건입니다. 한도를 높이면 잘못된 데드 레터는 줄지만, 독이 든 메시지는 더 많이 "
+                       f"전달됩니다.")

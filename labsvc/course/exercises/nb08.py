@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+from labsvc.core.errors import ConfigurationError
 from labsvc.course import Feedback, exercise, is_number
+from labsvc.course.predictions import judge_prediction
 
 
 def _stages(lab) -> list[tuple[str, str, float]]:
@@ -133,3 +135,95 @@ def ewma_share(answer, table) -> Feedback:
                           f"not only how many calls it has in flight.",
                     ko=f"느린 인스턴스로 {truth:.1%}가 갔습니다. EWMA는 처리 중인 호출 수뿐 아니라 각 인스턴스가 얼마나 "
                        f"느렸는지도 기억합니다.")
+
+
+# -- prediction: how long a crashed instance is still handed out ------------------------------
+
+@exercise("08.predict-crash-window")
+def predict_crash_window(answer) -> Feedback:
+    """``answer``: section 2's crash run (``crash``); the guess is the one recorded with ``predict``."""
+    try:
+        window = answer.stale_window("catalog-4").set_index("stage")
+    except (AttributeError, TypeError, KeyError, ConfigurationError):  # not a run in which catalog-4 crashed or left
+        window = None
+    if window is None or "lease runs out" not in window.index:
+        return Feedback(False, "pass the crash run of section 2: check('08.predict-crash-window', crash)",
+                        ko="2절의 장애(crash) 실행 결과를 넘겨주세요: check('08.predict-crash-window', crash)")
+    measured = round(float(window.loc["handed out until", "waited_s"]), 1)
+    stages = [("lease runs out", "리스 만료"), ("eviction run", "퇴출 주기"), ("server response cache", "응답 캐시"),
+              ("client fetch", "클라이언트 조회"), ("balancer list refresh", "밸런서 목록")]
+    waits = [float(window.loc[stage, "waited_s"]) for stage, _ in stages]
+    parts = " + ".join(f"{stage} {w:.0f}" for (stage, _), w in zip(stages, waits))
+    parts_ko = " + ".join(f"{ko} {w:.0f}" for (_, ko), w in zip(stages, waits))
+    lease = float(answer.settings.get("lease_duration", 90))
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 0.2 * actual
+
+    def explain(guess, actual):
+        why = (f"The news passed five timers one after the other: {parts} s. The lease alone ({lease:g} s) is the "
+               f"guess that forgets the renew bug, the eviction run and the three caches.")
+        why_ko = (f"소식은 타이머 다섯 개를 차례로 거쳤습니다: {parts_ko}초. 리스 하나({lease:g}초)만 생각하면 "
+                  f"갱신 버그, 퇴출 주기, 캐시 세 개를 빠뜨리게 됩니다.")
+        if not is_number(guess):
+            return "The guess should be a number of seconds. " + why, "예측은 초 단위의 숫자여야 합니다. " + why_ko
+        if guess >= 1000 > actual:
+            return ("This looks like milliseconds; the question asks for seconds. " + why,
+                    "밀리초 단위로 적은 것 같습니다. 이 문제는 초 단위로 묻습니다. " + why_ko)
+        if 0 < guess < 10 <= actual:
+            return ("This looks like minutes; the question asks for seconds. " + why,
+                    "분 단위로 적은 것 같습니다. 이 문제는 초 단위로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return f"Off by {off:.0f} s. {why}", f"{off:.0f}초 차이입니다. {why_ko}"
+
+    return judge_prediction("08.predict-crash-window", measured, right=right, explain=explain, unit="seconds")
+
+
+# -- change and observe: enough instances for self-preservation --------------------------------
+
+#: The target of "08.enough-instances": a crash's errors end within this many seconds, a partition
+#: costs none, with at most MAX_INSTANCES instances.
+ERRORS_END_WITHIN = 300.0
+MAX_INSTANCES = 8
+
+
+@exercise("08.enough-instances")
+def enough_instances(answer) -> Feedback:
+    """``answer``: the table ``preservation_trial(...)`` returned."""
+    needed = {"scenario", "instances", "event_s", "errors", "last_error_s", "evicted", "preserving"}
+    if not hasattr(answer, "columns") or not needed <= set(answer.columns) \
+            or set(answer["scenario"]) != {"crash", "partition"}:
+        return Feedback(False, "pass the table preservation_trial(...) returned: check('08.enough-instances', trial)",
+                        ko="preservation_trial(...)가 돌려준 표를 넘겨주세요: check('08.enough-instances', trial)")
+    rows = answer.set_index("scenario")
+    n = int(rows.loc["crash", "instances"])
+    if n > MAX_INSTANCES:
+        return Feedback(False, f"refused: {n} instances, the budget allows at most {MAX_INSTANCES}. Find the smallest "
+                               f"registry in which one crash does not switch self-preservation on",
+                        ko=f"인정할 수 없습니다. 인스턴스가 {n}개인데, 예산은 최대 {MAX_INSTANCES}개입니다. 장애 하나로는 "
+                           f"자기 보호 모드가 켜지지 않는 가장 작은 레지스트리를 찾으세요")
+    cut = rows.loc["partition"]
+    if int(cut["errors"]) > 0:
+        return Feedback(False, f"the partition cost {int(cut['errors'])} errors: self-preservation must still keep the "
+                               f"instances it cannot hear",
+                        ko=f"네트워크 분할로 오류가 {int(cut['errors'])}건 났습니다. 자기 보호 모드는 여전히 소식이 끊긴 "
+                           f"인스턴스를 지켜야 합니다")
+    crash = rows.loc["crash"]
+    lasted = float(crash["last_error_s"]) - float(crash["event_s"])
+    if int(crash["evicted"]) == 0 or not lasted <= ERRORS_END_WITHIN:
+        why = ("self-preservation switched on and the dead instance was never evicted"
+               if bool(crash["preserving"]) else "the dead instance was not evicted in time")
+        why_ko = ("자기 보호 모드가 켜져서 죽은 인스턴스가 끝내 퇴출되지 않았습니다"
+                  if bool(crash["preserving"]) else "죽은 인스턴스가 제때 퇴출되지 않았습니다")
+        return Feedback(False, f"{n} instances: {why}; web's errors went on until {lasted:.0f} s after the crash, "
+                               f"{lasted - ERRORS_END_WITHIN:.0f} s past the target of {ERRORS_END_WITHIN:g} s",
+                        ko=f"인스턴스 {n}개: {why_ko}. web의 오류가 장애 뒤 {lasted:.0f}초까지 이어져, 목표 "
+                           f"{ERRORS_END_WITHIN:g}초를 {lasted - ERRORS_END_WITHIN:.0f}초 넘겼습니다")
+    expected = 2 * n
+    threshold = int(expected * 0.85)
+    return Feedback(True, f"{n} instances: after the crash the registry still got {expected - 2} renewals a minute, "
+                          f"above its threshold of {threshold} (int({expected} x 0.85)), so it kept evicting: web's "
+                          f"last error came {lasted:.0f} s after the crash, and the partition still cost nothing.",
+                    ko=f"인스턴스 {n}개: 장애 뒤에도 레지스트리는 1분에 갱신 {expected - 2}번을 받아 임계값 {threshold}"
+                       f"(int({expected} x 0.85))보다 많았으므로 퇴출을 계속했습니다. web의 마지막 오류는 장애 뒤 "
+                       f"{lasted:.0f}초에 났고, 네트워크 분할은 여전히 오류를 내지 않았습니다.")
