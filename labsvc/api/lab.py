@@ -91,7 +91,7 @@ async def start_without_config(
             rows.append({"observation": "listening on", "value": f"127.0.0.1:{port}"})
             for i, path in enumerate(paths):
                 r = first if i == 0 else await http.get(path)
-                rows.append({"observation": f"GET {path}", "value": f"{r.status_code} {r.text[:70]}"})
+                rows.append({"observation": f"GET {path}", "value": f"{r.status_code} {_glimpse(r.text)}"})
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -102,3 +102,8 @@ async def start_without_config(
                 code = await proc.wait()
             rows.append({"observation": "exit code after SIGTERM", "value": str(code)})
     return pd.DataFrame(rows, columns=["observation", "value"])
+
+
+def _glimpse(text: str, width: int = 40) -> str:
+    """The start of a response body, short enough for a table cell (pandas cuts cells past 50 characters)."""
+    return text if len(text) <= width else text[:width - 1] + "…"

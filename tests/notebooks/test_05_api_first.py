@@ -180,3 +180,34 @@ def test_solutions_pass_their_checks(tb):
     assert tb.value("clean_review['rule'].tolist()") == ["version.scheme"]
     assert tb.value("bool(ok5)") is True and "version.scheme" in tb.value("ok5.message")
     tb.inject("await front.stop()")
+
+
+def test_the_maturity_prediction_is_judged_against_the_measured_level(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("05.predict-maturity")
+        none_made = check("05.predict-maturity", maturity)
+        predict("05.predict-maturity", level=3)
+        too_high = check("05.predict-maturity", maturity)
+        predict("05.predict-maturity", level=2.5)
+        not_a_level = check("05.predict-maturity", maturity)
+        predict("05.predict-maturity", percent=2)
+        wrong_unit = check("05.predict-maturity", maturity)
+        predict("05.predict-maturity", level=2)
+        right = check("05.predict-maturity", maturity)
+        no_table = check("05.predict-maturity", rest_maturity(level2_app))
+        forget("05.predict-maturity")
+    """)
+    assert tb.value("int(maturity.set_index('api').loc['catalog backend', 'level'])") == 2
+    assert tb.value("bool(none_made)") is False and "no prediction was made" in tb.value("none_made.message")
+    too_high = tb.value("too_high.message")
+    assert tb.value("bool(too_high)") is False and "gave 2" in too_high and "hypermedia" in too_high
+    assert tb.value("bool(not_a_level)") is False and "whole number from 0 to 3" in tb.value("not_a_level.message")
+    assert tb.value("bool(wrong_unit)") is False and "asks for level" in tb.value("wrong_unit.message")
+    assert tb.value("bool(right)") is True, tb.value("right.message")
+    assert tb.value("bool(no_table)") is False and "maturity table" in tb.value("no_table.message")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -104,6 +104,64 @@ def test_one_failed_checkout_under_chaos_shows_the_refused_charge(tb):
     assert order == [201]
 
 
+def test_the_prediction_is_judged_against_the_measured_crash(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("14.predict-crash-off")
+        none_made = check("14.predict-crash-off", off["instance_crash"])
+        predict("14.predict-crash-off", percent=0.5)
+        as_share = check("14.predict-crash-off", off["instance_crash"])
+        predict("14.predict-crash-off", percent=90)
+        too_high = check("14.predict-crash-off", off["instance_crash"])
+        predict("14.predict-crash-off", percent=50)
+        close = check("14.predict-crash-off", off["instance_crash"])
+        wrong_run = check("14.predict-crash-off", on["instance_crash"])
+        forget("14.predict-crash-off")
+    """)
+    served = tb.value("off['instance_crash'].probes.query(\"phase == 'during' and probe == 'browse availability'\")"
+                      "['value'].iloc[0]")
+    assert 0.4 < served < 0.6          # every other page went to the dead instance
+    assert tb.value("bool(none_made)") is False and "no prediction was made" in tb.value("none_made.message")
+    assert tb.value("bool(as_share)") is False and "asks for a percentage" in tb.value("as_share.message")
+    assert tb.value("bool(too_high)") is False and f"gave {round(served * 100, 1)}" in tb.value("too_high.message")
+    assert tb.value("bool(close)") is True, tb.value("close.message")
+    assert tb.value("bool(wrong_run)") is False and "other settings" in tb.value("wrong_run.message")
+
+
+def test_the_slow_instance_exercise_is_judged_on_the_measured_slo_report(tb):
+    tb.inject("""
+        start = check("14.slow-slo", slow)   # the cell's own starting values, as Run All left them
+        start_policy = slow.resilience
+        timeout_only = await run_chaos("slow_dependency", RESILIENCE_OFF.but(timeout="150ms"), seed=14,
+                                       name="nb14-ex4-timeout")
+        no_retry = check("14.slow-slo", timeout_only)
+        too_long = await run_chaos("slow_dependency", RESILIENCE_OFF.but(timeout="300ms", retries=2), seed=14,
+                                   name="nb14-ex4-long")
+        long_timeout = check("14.slow-slo", too_long)
+        solved = await run_chaos("slow_dependency", RESILIENCE_OFF.but(timeout="150ms", retries=2), seed=14,
+                                 name="nb14-ex4-solved")
+        ok4 = check("14.slow-slo", solved)
+        solved_budget = slo_report({"solved": solved}).query("journey == 'browse'")["met"].tolist()
+        three = await run_chaos("slow_dependency", RESILIENCE_ON, seed=14, name="nb14-ex4-three")
+        too_many = check("14.slow-slo", three)
+        millis = check("14.slow-slo", await run_chaos("slow_dependency", RESILIENCE_OFF.but(timeout=150, retries=2),
+                                                      seed=14, name="nb14-ex4-ms"))
+        other = check("14.slow-slo", off["instance_crash"])
+    """)
+    assert tb.value("(start_policy.timeout, start_policy.retries)") == [None, 1]
+    assert tb.value("bool(start)") is False
+    start = tb.value("start.message")
+    assert "browse latency < 250 ms 95.0%" in start and "percentage points short" in start and "600 ms" in start
+    assert "browse availability" not in start     # nothing failed: the slow pages were only slow
+    assert tb.value("bool(no_retry)") is False and "without a retry" in tb.value("no_retry.message")
+    assert tb.value("bool(long_timeout)") is False and "300 ms" in tb.value("long_timeout.message")
+    assert tb.ref("solved_budget") == [True, True]
+    assert tb.value("bool(ok4)") is True, tb.value("ok4.message")
+    assert tb.value("bool(too_many)") is False and "at most 2 attempts" in tb.value("too_many.message")
+    assert tb.value("bool(millis)") is False and "looks like milliseconds" in tb.value("millis.message")
+    assert tb.value("bool(other)") is False and "slow_dependency" in tb.value("other.message")
+
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

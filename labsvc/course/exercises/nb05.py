@@ -182,3 +182,40 @@ def lint_clean(answer) -> Feedback:
                           f"documents, the collection is paged{left}.",
                     ko=f"규칙 오류가 없습니다. 모든 오퍼레이션이 성공 코드와 4xx를 문서화하고, 오류는 문제 상세이며, "
                        f"컬렉션은 페이지로 나뉩니다{ko_left}.")
+
+
+_CRITERIA = ("resources", "verbs", "status codes", "hypermedia")
+
+
+@exercise("05.predict-maturity")
+def predict_maturity(answer) -> Feedback:
+    """``answer`` is section 5's maturity table; the guess (a level, 0-3) was recorded with ``predict(...)``."""
+    import pandas as pd
+
+    from labsvc.course import is_number
+    from labsvc.course.predictions import judge_prediction
+
+    if not isinstance(answer, pd.DataFrame) or "catalog backend" not in set(answer.get("api", [])):
+        return Feedback(False, "pass the maturity table of section 5: check('05.predict-maturity', maturity)",
+                        ko="5절의 성숙도 표를 넘겨 주세요: check('05.predict-maturity', maturity)")
+    row = answer.set_index("api").loc["catalog backend"]
+    level = int(row["level"])
+    held = [c for c in _CRITERIA if bool(row[c])]
+    stop = next((c for c in _CRITERIA if not bool(row[c])), None)
+
+    def whole_level(guess) -> bool:
+        return is_number(guess) and float(guess).is_integer() and 0 <= guess <= 3
+
+    def right(guess, actual) -> bool:
+        return whole_level(guess) and int(guess) == actual
+
+    def explain(guess, actual):
+        if not whole_level(guess):
+            return ("A maturity level is a whole number from 0 to 3, e.g. level=1.",
+                    "성숙도 레벨은 0에서 3 사이의 정수입니다. 예: level=1.")
+        why = f" It stops there on {row['why']}." if stop else ""
+        why_ko = f" {stop} 기준에서 멈춥니다: {row['why']}." if stop else ""
+        return (f"The probes found these criteria met: {', '.join(held)}.{why}",
+                f"탐침 요청으로 확인된 기준: {', '.join(held)}.{why_ko}")
+
+    return judge_prediction("05.predict-maturity", level, right=right, explain=explain, unit="level")

@@ -85,3 +85,129 @@ def tightened(answer, report) -> Feedback:
                           f"A verdict is only as strict as the tolerances it is judged by.",
                     ko=f"{answer}의 측정값 {value:.3g}가 좁힌 허용 범위를 벗어나, 같은 실행이 이제 편차(deviation)로 "
                        f"판정됩니다. 판정은 허용 범위만큼만 엄격합니다.")
+
+
+def _during(report, probe: str) -> float:
+    probes = report.probes
+    return float(probes[(probes["phase"] == "during") & (probes["probe"] == probe)]["value"].iloc[0])
+
+
+@exercise("14.predict-crash-off")
+def predict_crash_off(answer) -> Feedback:
+    """``answer`` is the report of the instance crash with resilience off; the guess was recorded with predict()."""
+    from labsvc.capstone import RESILIENCE_OFF
+    from labsvc.capstone.experiments import load
+    from labsvc.course import is_number
+    from labsvc.course.predictions import judge_prediction
+
+    if getattr(answer, "experiment", None) is None or answer.experiment.title != load("instance_crash").title:
+        return Feedback(False, "pass the report of the crash with resilience off: "
+                               "check('14.predict-crash-off', off['instance_crash'])",
+                        ko="회복성을 끈 인스턴스 장애 실험의 보고서를 넘겨 주세요: "
+                           "check('14.predict-crash-off', off['instance_crash'])")
+    if getattr(answer, "resilience", None) != RESILIENCE_OFF:
+        return Feedback(False, "this crash was run with other settings: the prediction is about RESILIENCE_OFF "
+                               "(pass off['instance_crash'])",
+                        ko="이 장애 실험은 다른 설정으로 실행되었습니다. 예측은 RESILIENCE_OFF에 대한 것입니다 "
+                           "(off['instance_crash']를 넘겨 주세요)")
+    served = round(_during(answer, "browse availability") * 100, 1)
+
+    def looks_like_share(guess) -> bool:
+        return is_number(guess) and 0 < guess < 1
+
+    def right(guess, actual) -> bool:
+        return is_number(guess) and not looks_like_share(guess) and abs(guess - actual) <= 10
+
+    def explain(guess, actual):
+        if not is_number(guess):
+            return ("Write the guess as a number of percent, e.g. percent=75.",
+                    "예측은 퍼센트 숫자로 적으세요. 예: percent=75.")
+        if looks_like_share(guess):
+            return (f"{float(guess):g} looks like a share between 0 and 1; the question asks for a percentage "
+                    f"({float(guess) * 100:g} %?).",
+                    f"{float(guess):g}은 0과 1 사이의 비율로 보입니다. 이 문제는 퍼센트를 묻습니다 "
+                    f"({float(guess) * 100:g} %?).")
+        return (f"{actual:g} % of the product pages were served while catalog-1 was dead: the registry still listed "
+                f"it, so round robin sent it every other page, and with one attempt and no retry each of those "
+                f"failed at once.",
+                f"catalog-1이 죽어 있는 동안 상품 페이지의 {actual:g} %만 제공되었습니다. 레지스트리가 아직 그 "
+                f"인스턴스를 목록에 두고 있어서 라운드 로빈이 페이지 두 개 중 하나를 그리로 보냈고, 재시도 없이 한 번만 "
+                f"시도하니 그 요청은 모두 곧바로 실패했습니다.")
+
+    return judge_prediction("14.predict-crash-off", served, right=right, explain=explain, unit="percent")
+
+
+#: Exercise 4: the most attempts per product page the gateway may make.
+MAX_PAGE_ATTEMPTS = 2
+
+
+def _seconds(value) -> float | None:
+    from labsvc.core.clock import parse_duration
+
+    return None if value is None else parse_duration(value, name="timeout")
+
+
+@exercise("14.slow-slo")
+def slow_slo(answer) -> Feedback:
+    """``answer`` is the report of run_chaos('slow_dependency', policy, ...); judged on its browse SLOs."""
+    from labsvc.capstone import Resilience, slo_report
+    from labsvc.capstone.experiments import load
+
+    settings = getattr(answer, "resilience", None)
+    if (getattr(answer, "experiment", None) is None or answer.experiment.title != load("slow_dependency").title
+            or not isinstance(settings, Resilience)):
+        return Feedback(False, "pass the report of run_chaos('slow_dependency', policy, seed=14, name='nb14-ex4')",
+                        ko="run_chaos('slow_dependency', policy, seed=14, name='nb14-ex4')의 보고서를 넘겨 주세요")
+    if settings.retries > MAX_PAGE_ATTEMPTS:
+        return Feedback(False, f"retries={settings.retries}: this exercise allows at most {MAX_PAGE_ATTEMPTS} attempts "
+                               f"per product page (each extra attempt is more load on a catalog that is already "
+                               f"slow); reach the SLOs with at most {MAX_PAGE_ATTEMPTS}",
+                        ko=f"retries={settings.retries}: 이 연습에서는 상품 페이지 하나당 시도를 최대 "
+                           f"{MAX_PAGE_ATTEMPTS}번까지만 허용합니다 (시도가 늘 때마다 이미 느린 catalog에 부하가 "
+                           f"더해집니다). {MAX_PAGE_ATTEMPTS}번 이하로 SLO를 맞추세요")
+    timeout = _seconds(settings.timeout)
+    if isinstance(settings.timeout, (int, float)) and timeout >= 10:
+        return Feedback(False, f"timeout={settings.timeout!r} looks like milliseconds, but a plain number here is "
+                               f"seconds: write it with its unit, e.g. \"{settings.timeout:g}ms\"",
+                        ko=f"timeout={settings.timeout!r}은 밀리초로 보이지만, 여기서 단위 없는 숫자는 초입니다. "
+                           f"단위를 붙여 쓰세요. 예: \"{settings.timeout:g}ms\"")
+    table = slo_report({"yours": answer})
+    browse = table[table["journey"] == "browse"]
+    missed = browse[~browse["met"]]
+    if len(missed):
+        lines_en, lines_ko = [], []
+        for row in missed.itertuples():
+            short = (row.target - row.good_share) * 100
+            lines_en.append(f"{row.slo}: {row.good_share * 100:.1f} % good, {short:.1f} percentage points short "
+                            f"of {row.target * 100:g} % ({int(row.bad)} bad pages of {int(row.requests)}, the budget "
+                            f"allows {float(row.budget_allowed):.1f})")
+            lines_ko.append(f"{row.slo}: 좋은 요청 {row.good_share * 100:.1f} %, 목표 {row.target * 100:g} %에 "
+                            f"{short:.1f}%p 모자람 (페이지 {int(row.requests)}개 중 {int(row.bad)}개가 나빴고, 예산은 "
+                            f"{float(row.budget_allowed):.1f}개까지 허용)")
+        latency_missed = any("latency" in s for s in missed["slo"])
+        if any("availability" in s for s in missed["slo"]) and settings.retries < 2:
+            why = ("a timeout without a retry turns a slow page into a failed one: nothing sends it to the other "
+                   "instance", "재시도 없는 타임아웃은 느린 페이지를 실패한 페이지로 바꿀 뿐입니다. 다른 인스턴스로 "
+                               "보내 주는 것이 없습니다")
+        elif latency_missed and timeout is None:
+            why = ("without a timeout of its own the gateway waits the whole 600 ms for the slow instance",
+                   "자체 타임아웃이 없으면 게이트웨이는 느린 인스턴스를 600 ms 내내 기다립니다")
+        elif latency_missed:
+            why = (f"a page that meets the slow instance costs the timeout ({timeout * 1000:g} ms) and then a retry: "
+                   f"that has to fit under 250 ms",
+                   f"느린 인스턴스를 만난 페이지는 타임아웃({timeout * 1000:g} ms)에 재시도 시간까지 듭니다. 그 합이 "
+                   f"250 ms 안에 들어와야 합니다")
+        else:
+            why = ("a page that failed on the slow instance was not served by the retry either: look at "
+                   "answer.probes", "느린 인스턴스에서 실패한 페이지가 재시도로도 제공되지 않았습니다. answer.probes를 "
+                                    "살펴보세요")
+        missed_en, missed_ko = "; ".join(lines_en), "; ".join(lines_ko)
+        return Feedback(False, f"missed: {missed_en}. Why: {why[0]}.", ko=f"목표 미달: {missed_ko}. 이유: {why[1]}.")
+    shares = ", ".join(f"{row.slo}: {row.good_share * 100:.1f} %" for row in browse.itertuples())
+    limit = f"{timeout * 1000:g} ms" if timeout is not None else "its timeout"
+    return Feedback(True, f"both browse SLOs met under the slow instance ({shares}) with {settings.retries} attempts: "
+                          f"the gateway gives up on the slow instance after {limit} and the retry goes "
+                          f"to the fast one, so a page costs about the timeout instead of 600 ms.",
+                    ko=f"느린 인스턴스 아래에서도 browse SLO 두 개를 모두 맞췄습니다 ({shares}, 시도 "
+                       f"{settings.retries}번). 게이트웨이가 {limit} 뒤에 느린 인스턴스를 포기하고 빠른 "
+                       f"인스턴스로 재시도하므로, 페이지 하나가 600 ms 대신 타임아웃 정도만 걸립니다.")
