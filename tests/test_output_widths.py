@@ -28,9 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 WIDE_OUTPUTS_JS = """
-() => {
+(name) => {
   const found = [];
-  document.querySelectorAll('.jp-Notebook .jp-Cell').forEach((cell, index) => {
+  const panel = window.jupyterapp.shell.currentWidget;  // the notebook just opened, not one in another tab
+  if (!panel || !panel.context || !panel.context.path.endsWith(name)) return null;
+  panel.node.querySelectorAll('.jp-Notebook .jp-Cell').forEach((cell, index) => {
     cell.querySelectorAll('.jp-OutputArea-output').forEach(area => {
       const room = area.clientWidth;
       let widest = area.scrollWidth;
@@ -39,6 +41,13 @@ WIDE_OUTPUTS_JS = """
     });
   });
   return found;
+}
+"""
+RENDERED_CELLS_JS = """
+(name) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.context || !panel.context.path.endsWith(name)) return 0;
+  return panel.node.querySelectorAll('.jp-Notebook .jp-Cell').length;
 }
 """
 _SHORTENED = re.compile(r"<td>[^<]{3,}\.\.\.</td>")
@@ -92,12 +101,12 @@ def test_no_output_is_wider_than_its_cell_at_1280_px(path, executed_folder, lab_
     page, base_url, token = lab_page
     page.goto(f"{base_url}/lab/tree/{path.name}?token={token}", wait_until="domcontentloaded", timeout=60_000)
     deadline = time.monotonic() + 60
-    while page.locator(".jp-Notebook .jp-Cell").count() < len(nb.cells):
+    while page.evaluate(RENDERED_CELLS_JS, path.name) < len(nb.cells):
         assert time.monotonic() < deadline, f"{path.name} did not render all {len(nb.cells)} cells"
         page.wait_for_timeout(250)
     page.wait_for_timeout(1500)  # images and Mermaid settle
     wide = [f"cell {nb.cells[w['index']].get('id')}: {w['width']} px in {w['room']} px ({w['text'][:60]!r})"
-            for w in page.evaluate(WIDE_OUTPUTS_JS)]
+            for w in page.evaluate(WIDE_OUTPUTS_JS, path.name)]
     problems = wide + raw_and_shortened(nb)
     assert not problems, f"{path.name} at 1280 px:\n" + "\n".join(problems)
 

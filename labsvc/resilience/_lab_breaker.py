@@ -89,6 +89,23 @@ class BreakerResult:
         t = self.events[self.events["kind"] == "state_transition"] if len(self.events) else self.events
         return list(zip(t["from_state"], t["to_state"])) if len(t) else []
 
+    def state_changes(self) -> pd.DataFrame:
+        """The breaker's state changes: time, from_state, to_state and why, in a few words.
+
+        ``why`` is the breaker's own ``reason``, shortened so that a table
+        shows it whole: "trial calls in HALF_OPEN: ..." reads "trial calls:
+        ...", and a slow-call rate of 0 %, which decided nothing, is left out.
+        Empty without a breaker.
+        """
+        columns = ["time", "from_state", "to_state", "why"]
+        if not len(self.events) or "kind" not in self.events:
+            return pd.DataFrame(columns=columns)
+        changes = self.events[self.events["kind"] == "state_transition"]
+        why = (changes["reason"].astype(str)
+               .str.replace("trial calls in HALF_OPEN: ", "trial calls: ", regex=False)
+               .str.replace(r" and slow-call rate 0% < [0-9.]+%", "", regex=True))
+        return changes.assign(why=why)[columns]
+
     def phases(self) -> pd.DataFrame:
         """Before, during and after the outage: requests, degraded share, latency, calls reaching reviews."""
         start, end = self.window

@@ -119,6 +119,33 @@ def test_unanswered_exercises_say_what_to_do(tb):
     assert "no prediction was made" in tb.value("repr(check('10.half-open', trial, prediction=prediction))")
 
 
+def test_the_transitions_table_shows_every_reason_whole(tb):
+    table = tb.value("with_breaker.state_changes()[['from_state', 'to_state', 'why']].values.tolist()")
+    assert [[f, t] for f, t, _ in table] == tb.value("with_breaker.transitions")
+    assert all(len(why) <= 50 for _, _, why in table)  # pandas cuts longer cells with "..."
+    assert table[-1][2] == "trial calls: failure rate 0% < 50%"
+
+
+def test_the_timeout_exercise_starts_too_long_reaches_the_target_and_refuses_a_cut(tb):
+    tb.inject("""
+        tuned_runs = {t: await breaker_experiment(breaker=False, timeout=t, seed=10, name="nb10-test-timeout")
+                      for t in ("100ms", "40ms", "0.5ms")}
+        timeout_checks = {t: check("10.timeout", r) for t, r in tuned_runs.items()}
+        timeout_breaker = check("10.timeout", with_breaker)
+    """)
+    during = {t: tb.value(f"float(tuned_runs[{t!r}].phases().set_index('phase').loc['during', 'p99_ms'])")
+              for t in ("100ms", "40ms")}
+    # section 1's timeout misses the 50 ms target; 40 ms reaches it without cutting a healthy call
+    assert during["100ms"] > 50 and tb.value("timeout_checks['100ms'].ok") is False
+    assert f"{during['100ms'] - 50:.0f} ms over the 50 ms target" in tb.value("timeout_checks['100ms'].message")
+    assert during["40ms"] <= 50 and tb.value("timeout_checks['40ms'].ok") is True
+    assert tb.value("float(tuned_runs['40ms'].phases().set_index('phase').loc['before', 'degraded'])") == 0.0
+    # a timeout shorter than a healthy answer breaks the stated constraint
+    assert tb.value("float(tuned_runs['0.5ms'].phases().set_index('phase').loc['before', 'degraded'])") > 0
+    assert tb.value("timeout_checks['0.5ms'].ok") is False and "refused" in tb.value("timeout_checks['0.5ms'].message")
+    assert tb.value("timeout_breaker.ok") is False and "keep breaker=False" in tb.value("timeout_breaker.message")
+
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

@@ -77,3 +77,90 @@ def split_out(answer, graph: nx.DiGraph, start: Decomposition) -> Feedback:
                           f"icp {table.loc['before', 'icp']:.3f} -> {table.loc['after', 'icp']:.3f}. "
                           "Now measure what it costs at run time.",
                     ko=f"이제 search가 독립 서비스입니다: 서비스 {int(table.loc['after', 'services'])}개, icp {table.loc['before', 'icp']:.3f} -> {table.loc['after', 'icp']:.3f}. 이제 런타임에 드는 비용을 측정해 보세요.")
+
+
+# -- prediction: what the nano split keeps on a network that loses 2 % of calls ------------------
+
+@exercise("04.predict-nano")
+def predict_nano(answer) -> Feedback:
+    """``answer``: section 4's ``flaky`` table; the guess is the one recorded with ``predict`` (percent)."""
+    from labsvc.course import is_number
+    from labsvc.course.predictions import judge_prediction
+
+    needed = {"availability", "calls_per_request"}
+    if not isinstance(answer, pd.DataFrame) or not needed <= set(answer.columns) or "nano" not in answer.index:
+        return Feedback(False, "pass the table of section 4's lossy run: check('04.predict-nano', flaky)",
+                        ko="4절에서 호출을 잃는 네트워크로 실행한 표를 넘겨주세요: check('04.predict-nano', flaky)")
+    measured = round(float(answer.loc["nano", "availability"]) * 100, 1)
+    if measured >= 100:
+        return Feedback(False, "this table comes from a run that lost no calls; pass section 4's lossy run: "
+                               "check('04.predict-nano', flaky)",
+                        ko="이 표는 호출을 하나도 잃지 않은 실행의 결과입니다. 4절에서 호출을 잃는 네트워크로 실행한 표를 "
+                           "넘겨주세요: check('04.predict-nano', flaky)")
+    others = {name: float(answer.loc[name, "availability"]) * 100 for name in ("monolith", "ddd") if name in answer.index}
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 5
+
+    def explain(guess, actual):
+        rest = ", ".join(f"{k} {v:.0f} %" for k, v in others.items())
+        why = (f"A request succeeds only if every hop on its path does, and each hop keeps 98 %: the nano split's "
+               f"long paths multiply that loss ({rest}, nano {actual:.0f} %).")
+        why_ko = (f"요청은 경로의 모든 홉이 성공해야 성공하고, 홉마다 98 %만 살아남습니다. 나노 서비스 분할의 긴 경로는 "
+                  f"그 손실을 거듭 곱합니다({rest}, nano {actual:.0f} %).")
+        if not is_number(guess):
+            return "The guess should be a percentage, a number. " + why, "예측은 백분율 숫자여야 합니다. " + why_ko
+        if 0 < float(guess) <= 1:
+            return ("This looks like a share between 0 and 1; the question asks for a percentage. " + why,
+                    "0과 1 사이의 비율로 적은 것 같습니다. 이 문제는 백분율(%)로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return f"Off by {off:.0f} percentage points. {why}", f"{off:.0f}%p 차이입니다. {why_ko}"
+
+    return judge_prediction("04.predict-nano", measured, right=right, explain=explain, unit="percent")
+
+
+# -- change and observe: search instances for a traffic peak -------------------------------------
+
+#: The target of "04.peak-search": at PEAK_RATE searches per second, p95 under P95_TARGET_MS and every
+#: search answered, with at most PEAK_MAX_INSTANCES search instances.
+PEAK_RATE = 700
+PEAK_MAX_INSTANCES = 4
+
+
+@exercise("04.peak-search")
+def peak_search(answer) -> Feedback:
+    """``answer``: the one-row table ``search_scaling_experiment(instances, rate=700, ...)`` returned."""
+    from labsvc.shop.people import SEARCH_SERVICE_TIME
+
+    needed = {"instances", "utilisation", "p95_ms", "availability"}
+    if not isinstance(answer, pd.DataFrame) or not needed <= set(answer.columns) or len(answer) != 1:
+        return Feedback(False, "pass the table of one run: check('04.peak-search', peak), with peak = await "
+                               "search_scaling_experiment(instances, rate=700, requests=400, seed=1)",
+                        ko="실행 한 번의 표를 넘겨주세요: peak = await search_scaling_experiment(instances, rate=700, "
+                           "requests=400, seed=1) 다음에 check('04.peak-search', peak)")
+    row = answer.iloc[0]
+    n, p95, availability = int(row["instances"]), float(row["p95_ms"]), float(row["availability"])
+    rate = float(row["utilisation"]) * n / SEARCH_SERVICE_TIME
+    if abs(rate - PEAK_RATE) > 1:
+        return Feedback(False, f"this run sent {rate:.0f} searches per second; keep rate={PEAK_RATE} and change only "
+                               f"the number of instances",
+                        ko=f"이 실행은 초당 {rate:.0f}건을 보냈습니다. rate={PEAK_RATE}는 그대로 두고 인스턴스 수만 "
+                           f"바꾸세요")
+    if n > PEAK_MAX_INSTANCES:
+        return Feedback(False, f"refused: {n} search instances is over the budget of {PEAK_MAX_INSTANCES} "
+                               f"(p95 was {p95:.0f} ms); find the smallest count that meets the target",
+                        ko=f"받아들일 수 없습니다: 검색 인스턴스 {n}개는 예산 {PEAK_MAX_INSTANCES}개를 넘습니다"
+                           f"(p95 {p95:.0f} ms). 목표를 지키는 가장 작은 수를 찾으세요")
+    if p95 >= P95_TARGET_MS or availability < 1.0:
+        return Feedback(False, f"with {n} instance(s), p95 is {p95:.0f} ms, {p95 - P95_TARGET_MS:.0f} ms over the "
+                               f"{P95_TARGET_MS:g} ms target (availability {availability:.1%}); utilisation "
+                               f"{float(row['utilisation']):.2f} means the queue grows for as long as the peak lasts",
+                        ko=f"인스턴스 {n}개일 때 p95는 {p95:.0f} ms로 목표 {P95_TARGET_MS:g} ms보다 "
+                           f"{p95 - P95_TARGET_MS:.0f} ms 깁니다(가용성 {availability:.1%}). 사용률 "
+                           f"{float(row['utilisation']):.2f}이면 피크가 이어지는 동안 대기열이 계속 늘어납니다")
+    return Feedback(True, f"{n} search instances: utilisation {float(row['utilisation']):.2f}, p95 {p95:.0f} ms. "
+                          f"Only search grew: {n + 1} module copies. Embedded, each search copy would also be a "
+                          f"copy of the employee module: {2 * n}.",
+                    ko=f"검색 인스턴스 {n}개: 사용률 {float(row['utilisation']):.2f}, p95 {p95:.0f} ms. 검색만 "
+                       f"늘렸으므로 모듈 사본은 {n + 1}개입니다. 검색이 직원 서비스 안에 있었다면 검색 사본마다 직원 "
+                       f"모듈 사본이 따라가서 {2 * n}개가 됩니다.")

@@ -107,3 +107,46 @@ def fanout(answer) -> Feedback:
                           f"only {FANOUT_P_SLOW:.1%} of the time.",
                     ko=f"각 백엔드가 느린 경우는 {FANOUT_P_SLOW:.1%}뿐인데도, 요청의 {truth:.1%}가 느린 백엔드를 하나 "
                        f"이상 만납니다.")
+
+
+# -- change and observe: a timeout that bounds the wait without cutting healthy calls ----------
+
+#: The target of "10.timeout": without a breaker, the page p99 during the outage at most this many ms,
+#: and no page degraded while reviews is healthy (before and after the outage).
+TIMEOUT_P99_TARGET_MS = 50.0
+
+
+@exercise("10.timeout")
+def timeout(answer) -> Feedback:
+    """``answer``: a ``breaker_experiment(breaker=False, timeout=..., ...)`` run."""
+    if not hasattr(answer, "phases") or not hasattr(answer, "breaker"):
+        return Feedback(False, "pass the run: check('10.timeout', tuned), with tuned = await "
+                               "breaker_experiment(breaker=False, timeout=timeout, seed=10, name='nb10-ex5')",
+                        ko="실행 결과를 넘겨주세요: tuned = await breaker_experiment(breaker=False, timeout=timeout, "
+                           "seed=10, name='nb10-ex5') 다음에 check('10.timeout', tuned)")
+    if answer.breaker:
+        return Feedback(False, "keep breaker=False: this exercise changes the timeout alone",
+                        ko="breaker=False로 두세요. 이 연습에서는 타임아웃만 바꿉니다")
+    phases = answer.phases().set_index("phase")
+    healthy = phases.loc[["before", "after"]]
+    cut = int(round(float((healthy["degraded"] * healthy["requests"]).sum())))
+    p99 = float(phases.loc["during", "p99_ms"])
+    calls = int(phases.loc["during", "calls_to_reviews"])
+    if cut:
+        return Feedback(False, f"refused: {cut} page(s) were degraded while reviews was healthy. This timeout is "
+                               f"shorter than a healthy answer takes, so it cuts calls that would have succeeded",
+                        ko=f"받아들일 수 없습니다: reviews가 정상일 때도 페이지 {cut}개가 대체 응답(degraded)이었습니다. "
+                           f"이 타임아웃은 정상 응답에 걸리는 시간보다 짧아서, 성공했을 호출까지 끊습니다")
+    if p99 > TIMEOUT_P99_TARGET_MS:
+        return Feedback(False, f"during the outage the page p99 is {p99:.0f} ms, {p99 - TIMEOUT_P99_TARGET_MS:.0f} ms "
+                               f"over the {TIMEOUT_P99_TARGET_MS:g} ms target: each page waits for the whole timeout "
+                               f"before the fallback answers",
+                        ko=f"장애 동안 페이지 p99가 {p99:.0f} ms로 목표 {TIMEOUT_P99_TARGET_MS:g} ms보다 "
+                           f"{p99 - TIMEOUT_P99_TARGET_MS:.0f} ms 깁니다. 페이지마다 타임아웃 전체를 기다린 뒤에야 "
+                           f"폴백이 응답합니다")
+    return Feedback(True, f"page p99 {p99:.0f} ms during the outage, and no healthy call cut. But reviews still got "
+                          f"{calls} calls while it hung: a timeout bounds the wait, not the load on the sick service. "
+                          f"Stopping those calls is the breaker's job.",
+                    ko=f"장애 동안 페이지 p99 {p99:.0f} ms, 끊긴 정상 호출은 없습니다. 그래도 reviews는 멈춰 있는 "
+                       f"동안 호출 {calls}건을 받았습니다. 타임아웃은 기다림을 제한할 뿐, 아픈 서비스에 가는 부하는 "
+                       f"줄이지 않습니다. 그 호출을 막는 것은 서킷 브레이커의 일입니다.")
