@@ -20,7 +20,7 @@ def test_the_package_exports_each_module_list_once_in_order():
 
 
 def test_lab_gives_the_topology_harnesses():
-    for name in lab.__all__:
+    for name in set(lab.__all__) - {"reads_through_api"}:  # notebook 02's experiment is lab's own
         assert getattr(lab, name) is getattr(topology, name), name
     assert {"deploy", "runtime_metrics", "compare_runtime"} <= set(lab.__all__)
 

@@ -93,3 +93,50 @@ def test_shared_tables_turn_one_team_changes_into_two_team_changes(tb):
     one_team = tb.value("one_team.to_dict()")
     assert one_team == {"own tables": 39, "tables shared with readers": 29}
     assert tb.value("len(teams)") == 60
+
+
+def test_the_oversold_prediction_is_judged_against_the_shared_run(tb):
+    assert "no prediction was made" in tb.value("repr(check('02.predict-oversold', runs['shared']))")
+    oversold = tb.value("int(runs['shared'].summary['oversold'])")
+    assert oversold == 10
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        predict("02.predict-oversold", orders=11)
+        p_right = check("02.predict-oversold", runs["shared"])
+        predict("02.predict-oversold", orders=0)
+        p_zero = check("02.predict-oversold", runs["shared"])
+        predict("02.predict-oversold", orders=0.25)
+        p_share = check("02.predict-oversold", runs["shared"])
+        predict("02.predict-oversold", units=10)
+        p_unit = check("02.predict-oversold", runs["shared"])
+        p_other = check("02.predict-oversold", runs["contexts"])
+        forget("02.predict-oversold")   # the replay test below starts from Run All's state
+    """)
+    assert tb.value("p_right.ok") is True
+    zero = tb.value("p_zero.message")
+    assert tb.value("p_zero.ok") is False and "Off by 10 orders" in zero and "pour-over kettle 5" in zero
+    assert "accepted 33 of the 40 orders" in zero and "pack only 23" in zero
+    assert tb.value("p_share.ok") is False
+    assert "this looks like a share; the question asks for a number of orders" in tb.value("p_share.message").lower()
+    assert tb.value("p_unit.ok") is False and "given in units" in tb.value("p_unit.message")
+    assert tb.value("p_other.ok") is False and "runs['shared']" in tb.value("p_other.message")
+
+
+def test_the_reads_exercise_starts_short_reaches_37_with_two_moves_and_refuses_three(tb):
+    tb.inject("""
+        moves = {name: check("02.one-team-changes", reads_through_api(shop, readers))
+                 for name, readers in {"start": [], "solution": ["search", "notification"],
+                                       "delivery": ["search", "delivery"],
+                                       "all": ["search", "notification", "delivery"]}.items()}
+    """)
+    assert tb.value("moves['start'].ok") is False  # the notebook's starting point: nothing moved
+    assert "29 of the 60 changes" in tb.value("moves['start'].message") and "8 short" in tb.value("moves['start'].message")
+    assert tb.value("moves['solution'].ok") is True and "37 of the 60" in tb.value("moves['solution'].message")
+    assert tb.value("moves['delivery'].ok") is False and "2 short" in tb.value("moves['delivery'].message")
+    assert tb.value("moves['all'].ok") is False and "refused" in tb.value("moves['all'].message")
+    assert "pass the table" in tb.value("check('02.one-team-changes', teams).message")  # no record of what moved
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

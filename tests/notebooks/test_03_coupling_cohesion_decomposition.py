@@ -102,3 +102,33 @@ def test_the_coupling_prediction_is_checked_against_the_scores(tb):
     assert tb.value("bool(wrong)") is False and "82%" in tb.value("wrong.message") and "20%" in tb.value("wrong.message")
     assert tb.value("bool(other)") is False and "'nano'" in tb.value("other.message")
     assert tb.value("bool(no_table)") is False
+
+
+def test_the_hops_exercise_starts_above_target_and_refuses_a_cut_of_seven(tb):
+    tb.inject("""
+        ddd = shop.decompositions["ddd"]
+        cuts = {"start": ddd,
+                "solution": ddd.merge(["customer", "notification"], into="customer").merge(["order", "delivery"],
+                                                                                         into="order"),
+                "heaviest": ddd.merge(["order", "catalog"], into="order").merge(["search", "storefront"], into="search"),
+                "seven": ddd.merge(["customer", "notification", "order"], into="customer").merge(["catalog", "search"],
+                                                                                               into="catalog")}
+        hop_runs = {k: await runtime_metrics(d, shop.graph, **RUN) for k, d in cuts.items()}
+        hop_checks = {k: check("03.fewer-hops", hop_runs[k], decomposition=cuts[k]) for k in cuts}
+    """)
+    start = tb.value("float(hop_runs['start']['calls_per_request'])")
+    assert start == tb.value("float(runtime.loc['ddd', 'calls_per_request'])") > 5.2  # section 6's ddd run
+    assert tb.value("hop_checks['start'].ok") is False
+    assert f"{start - 5.2:.2f} above the target of 5.2" in tb.value("hop_checks['start'].message")
+    assert tb.value("float(hop_runs['solution']['calls_per_request'])") <= 5.2
+    assert tb.value("hop_checks['solution'].ok") is True
+    # the pairs heaviest in the code miss: weight is not how often requests cross a pair
+    assert tb.value("hop_checks['heaviest'].ok") is False
+    assert tb.value("hop_checks['seven'].ok") is False and "refused: 7 services" in tb.value("hop_checks['seven'].message")
+    wrong_split = tb.value("check('03.fewer-hops', hop_runs['solution'], decomposition=cuts['seven']).message")
+    assert "pass the split that was measured" in wrong_split
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

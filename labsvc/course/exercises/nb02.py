@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from labsvc.course import Feedback, exercise
+from labsvc.course import Feedback, exercise, is_number
+from labsvc.course.predictions import judge_prediction
 from labsvc.design.domain import RELATIONSHIP_KINDS, SUBDOMAIN_KINDS, BoundedContext, Relationship
 from labsvc.core.errors import ConfigurationError
 
@@ -130,3 +131,94 @@ def relationship(answer) -> Feedback:
                           "layer (we translate), customer-supplier (upstream plans for us), published "
                           "language (a documented format), shared kernel (a jointly owned piece).",
                     ko="각 종류는 누가 맞추는지를 말해 줍니다. 준수자(conformist, 상대 모델을 그대로 받아들임), 부패 방지 계층(anticorruption layer, 우리가 번역함), 고객-공급자(customer-supplier, 업스트림이 우리를 고려해 계획함), 공표된 언어(published language, 문서화된 형식), 공유 커널(shared kernel, 함께 소유하는 일부 모델).")
+
+
+# -- prediction: how many orders the shared table oversells --------------------------------------
+
+@exercise("02.predict-oversold")
+def predict_oversold(answer) -> Feedback:
+    """``answer``: the shared design's run of section 3 (``runs["shared"]``); the guess is the one recorded with
+    ``predict("02.predict-oversold", orders=...)``."""
+    try:
+        summary, shelf, design = answer.summary, answer.shelf, answer.design
+    except AttributeError:
+        summary = shelf = design = None
+    if summary is None or design != "shared":
+        return Feedback(False, "pass the shared design's run of section 3: check('02.predict-oversold', "
+                               "runs['shared'])",
+                        ko="3절의 shared 설계 실행 결과를 넘겨주세요: check('02.predict-oversold', runs['shared'])")
+    orders, accepted = int(summary["orders"]), int(summary["accepted"])
+    shipped, measured = int(summary["shipped"]), int(summary["oversold"])
+    gone = shelf[shelf["phantom"] > 0]
+    phantom = ", ".join(f"{row.product} {int(row.phantom)}" for row in gone.itertuples(index=False)) or "none"
+    why = (f"The shared table accepted {accepted} of the {orders} orders, but the shelf could pack only {shipped}: "
+           f"every set sold took a kettle, a filter pack and a mug off the shelf, while the table lowered only the "
+           f"set's own row, so it kept showing units that were gone ({phantom}).")
+    why_ko = (f"shared 테이블은 주문 {orders}건 중 {accepted}건을 받았지만, 선반에서 포장할 수 있었던 것은 {shipped}건뿐입니다. "
+              f"세트가 하나 팔릴 때마다 주전자, 필터 한 팩, 머그잔이 선반에서 빠졌는데, 테이블은 세트 자신의 행만 줄였기 "
+              f"때문에 이미 없는 물건을 계속 있다고 보여 주었습니다({phantom}).")
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= max(1.0, 0.2 * actual)
+
+    def explain(guess, actual):
+        if not is_number(guess):
+            return ("The guess should be a number of orders. " + why, "예측은 주문 건수(숫자)여야 합니다. " + why_ko)
+        if 0 < float(guess) < 1 <= actual:
+            return ("This looks like a share; the question asks for a number of orders. " + why,
+                    "비율로 적은 것 같습니다. 이 문제는 주문 건수를 묻습니다. " + why_ko)
+        if float(guess) > orders:
+            return (f"That is more than the {orders} orders placed. " + why,
+                    f"보낸 주문 {orders}건보다 많습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        if off == 0:
+            return f"Exactly. {why}", f"정확히 맞혔습니다. {why_ko}"
+        return f"Off by {off:g} order{'' if off == 1 else 's'}. {why}", f"{off:g}건 차이입니다. {why_ko}"
+
+    return judge_prediction("02.predict-oversold", measured, right=right, explain=explain, unit="orders")
+
+
+# -- change and observe: which reads of other teams' tables to replace first ----------------------
+
+#: The target of "02.one-team-changes": at least this many of the history's changes shipped by one team,
+#: with at most MAX_MIGRATIONS readers moved from the owner's tables to its API this quarter.
+ONE_TEAM_TARGET = 37
+MAX_MIGRATIONS = 2
+
+
+@exercise("02.one-team-changes")
+def one_team_changes(answer) -> Feedback:
+    """``answer``: the table ``reads_through_api(shop, through_api)`` returned."""
+    needed = {"change_id", "teams", "readers", "teams_if_shared"}
+    if not isinstance(answer, pd.DataFrame) or not needed <= set(answer.columns) \
+            or "through_api" not in answer.attrs:
+        return Feedback(False, "pass the table reads_through_api(...) returned: "
+                               "check('02.one-team-changes', after)",
+                        ko="reads_through_api(...)가 돌려준 표를 넘겨주세요: check('02.one-team-changes', after)")
+    moved = list(answer.attrs["through_api"])
+    if len(moved) > MAX_MIGRATIONS:
+        return Feedback(False, f"refused: {len(moved)} migrations ({', '.join(moved)}); this quarter has room for "
+                               f"at most {MAX_MIGRATIONS}. Pick the readers whose direct reads cost the most",
+                        ko=f"인정할 수 없습니다. 전환이 {len(moved)}건({', '.join(moved)})인데, 이번 분기에는 최대 "
+                           f"{MAX_MIGRATIONS}건만 할 수 있습니다. 직접 읽기의 비용이 가장 큰 쪽을 고르세요")
+    total = len(answer)
+    alone = int((answer["teams_if_shared"] == 1).sum())
+    left = sorted({r for readers in answer["readers"] for r in readers})
+    done = ", ".join(moved) if moved else "none yet"
+    done_ko = ", ".join(moved) if moved else "아직 없음"
+    if alone < ONE_TEAM_TARGET:
+        return Feedback(False, f"{alone} of the {total} changes need one team only (moved to the API: {done}); the "
+                               f"target is {ONE_TEAM_TARGET}, {ONE_TEAM_TARGET - alone} short. A reader costs a "
+                               f"second team only on changes its owner would otherwise ship alone: count those per "
+                               f"reader in section 6's table",
+                        ko=f"변경 {total}건 중 한 팀이 혼자 처리하는 것은 {alone}건입니다(API로 옮긴 쪽: {done_ko}). 목표는 "
+                           f"{ONE_TEAM_TARGET}건이므로 {ONE_TEAM_TARGET - alone}건 모자랍니다. 읽는 쪽은 소유 팀이 "
+                           f"원래 혼자 처리할 변경에서만 두 번째 팀이 됩니다. 6절의 표에서 읽는 쪽마다 그런 변경을 세어 "
+                           f"보세요")
+    rest = (f"; {', '.join(left)} still read(s) another team's tables, the next migration" if left else "")
+    rest_ko = (f". {', '.join(left)}은(는) 아직 다른 팀의 테이블을 읽고 있으니, 다음 전환 대상입니다" if left else "")
+    return Feedback(True, f"{alone} of the {total} changes need one team only with {done} calling the owners' APIs"
+                          f"{rest}. A read that sits on the owner's busiest tables costs more second teams than "
+                          f"one that a change rarely touches.",
+                    ko=f"{done}이(가) 소유 팀의 API를 호출하자 변경 {total}건 중 {alone}건을 한 팀이 혼자 처리합니다"
+                       f"{rest_ko}. 소유 팀이 자주 바꾸는 테이블을 읽는 쪽일수록 두 번째 팀을 더 많이 끌어들입니다.")

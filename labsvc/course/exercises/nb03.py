@@ -107,3 +107,60 @@ def predict_coupling(answer, prediction=None) -> Feedback:
                            "의존합니다. 그래서 계층 사이를 자르면 거의 모든 의존성이 잘리고, 컨텍스트 사이를 "
                            "자르면 영역마다 계층이 한데 남습니다")
     return Feedback(True, f"{gap}, as you predicted.", ko=f"{gap_ko}. 예측한 그대로입니다.")
+
+
+# -- change and observe: fewer hops per request with a cut that keeps eight services -------------
+
+#: The target of "03.fewer-hops": at most HOPS_TARGET hops per request on section 6's workload, with at least
+#: MIN_KEPT_SERVICES services (at most two merges of ddd's ten) and none holding more than MAX_LARGEST_SHARE.
+HOPS_TARGET = 5.2
+MIN_KEPT_SERVICES = 8
+MIN_REQUESTS = 60
+
+
+@exercise("03.fewer-hops")
+def fewer_hops(answer, decomposition=None) -> Feedback:
+    """``answer``: ``await runtime_metrics(split, shop.graph, **RUN)``; ``decomposition``: the ``split`` it ran."""
+    if not isinstance(answer, pd.Series) or not {"calls_per_request", "services", "requests"} <= set(answer.index):
+        return Feedback(False, "pass what runtime_metrics measured and the split it ran: "
+                               "check('03.fewer-hops', measured, decomposition=split)",
+                        ko="runtime_metrics가 측정한 결과와 실행한 분할안을 넘겨주세요: "
+                           "check('03.fewer-hops', measured, decomposition=split)")
+    if not isinstance(decomposition, Decomposition) or answer.name != decomposition.name \
+            or int(answer["services"]) != len(decomposition.services):
+        return Feedback(False, "pass the split that was measured: check('03.fewer-hops', measured, "
+                               "decomposition=split), with measured = await runtime_metrics(split, shop.graph, **RUN)",
+                        ko="측정한 그 분할안을 넘겨주세요: check('03.fewer-hops', measured, decomposition=split). "
+                           "measured는 await runtime_metrics(split, shop.graph, **RUN)의 결과입니다")
+    if int(answer["requests"]) < MIN_REQUESTS:
+        return Feedback(False, f"{int(answer['requests'])} requests measured: run section 6's workload "
+                               f"(runtime_metrics(split, shop.graph, **RUN), {MIN_REQUESTS} requests)",
+                        ko=f"측정한 요청이 {int(answer['requests'])}건입니다. 6절의 부하로 실행하세요"
+                           f"(runtime_metrics(split, shop.graph, **RUN), 요청 {MIN_REQUESTS}건)")
+    services = len(decomposition.services)
+    if services < MIN_KEPT_SERVICES:
+        return Feedback(False, f"refused: {services} services; keep at least {MIN_KEPT_SERVICES} (at most two "
+                               f"merges of ddd's ten), or the hops vanish only because the services did",
+                        ko=f"인정할 수 없습니다. 서비스가 {services}개입니다. {MIN_KEPT_SERVICES}개 이상 유지하세요"
+                           f"(ddd의 10개 중 합치기는 최대 두 번). 그러지 않으면 홉이 줄어든 것은 서비스가 사라졌기 때문일 "
+                           f"뿐입니다")
+    sizes = [len(modules) for modules in decomposition.services.values()]
+    largest = max(sizes) / sum(sizes)
+    if largest > MAX_LARGEST_SHARE:
+        return Feedback(False, f"refused: your largest service holds {largest:.0%} of the modules (at most "
+                               f"{MAX_LARGEST_SHARE:.0%}): a monolith in disguise",
+                        ko=f"인정할 수 없습니다. 가장 큰 서비스가 전체 모듈의 {largest:.0%}를 갖고 있습니다(최대 "
+                           f"{MAX_LARGEST_SHARE:.0%}). 모놀리스가 이름만 바꾼 셈입니다")
+    hops = float(answer["calls_per_request"])
+    if hops > HOPS_TARGET:
+        return Feedback(False, f"{hops:.2f} hops per request with {services} services: {hops - HOPS_TARGET:.2f} "
+                               f"above the target of {HOPS_TARGET:g}. The pairs that weigh most in the code are not "
+                               f"always the pairs requests cross most often: count the call log's hops per pair",
+                        ko=f"서비스 {services}개에서 요청당 홉이 {hops:.2f}개로, 목표 {HOPS_TARGET:g}보다 "
+                           f"{hops - HOPS_TARGET:.2f} 많습니다. 코드에서 가중치가 가장 큰 쌍이 요청이 가장 자주 건너는 쌍이라고는 "
+                           f"할 수 없습니다. 호출 로그에서 쌍마다 홉을 세어 보세요")
+    return Feedback(True, f"{hops:.2f} hops per request with {services} services (target {HOPS_TARGET:g}). The "
+                          f"merges that pay are those of pairs that requests cross most often at run time, which "
+                          f"the static weights alone do not show.",
+                    ko=f"서비스 {services}개에서 요청당 홉 {hops:.2f}개입니다(목표 {HOPS_TARGET:g}). 효과가 있는 합치기는 "
+                       f"런타임에 요청이 가장 자주 건너는 쌍을 합치는 것이고, 정적 가중치만으로는 그 쌍이 보이지 않습니다.")
