@@ -31,7 +31,7 @@ from labsvc.core.load import open_loop
 from labsvc.core.network import Network
 from labsvc.shop import build_shop
 from labsvc.observability._scrape import Scraper
-from labsvc.observability._slo import SLO, WORKBOOK_RULES, BurnRateRule, error_budget, evaluate
+from labsvc.observability._slo import SLO, WORKBOOK_RULES, BurnRateRule, alert_summary, error_budget, evaluate
 from labsvc.core.simtime import DEFAULT_TIME, follows_network
 
 __all__ = ["observed_shop", "one_checkout", "incident_run", "ObservedRun", "CHECKOUT", "CHECKOUT_TREE",
@@ -170,6 +170,28 @@ class SLORun:
         end; times are seconds since the load started, like :attr:`incident`.
         """
         return evaluate(self.answered, self.good, slo, rules, step=step, start=0.0, end=self.duration)
+
+    def rule_trial(self, slo: SLO, rule: BurnRateRule, *, step: float = 60.0) -> pd.DataFrame:
+        """How one burn-rate ``rule`` did on this run, as one tidy row (times in minutes).
+
+        Columns: the rule (``rule``, ``factor``, ``long_min``, ``short_min``), how many checkouts its short
+        window holds at this run's rate (``short_events``), the SLO's ``budget``, the incident
+        (``incident_min``, its length, and ``burn``, the burn rate measured during it), and the verdict of
+        :func:`alert_summary` (``fires_after``, ``stops_after_end``, ``firing_for``; NaN when the rule never
+        fired) plus ``early_pages``: evaluations that fired before the incident began.
+        """
+        alerts = self.alerts(slo, [rule], step=step)
+        summary = alert_summary(alerts, self.incident).iloc[0]
+        start, end = self.incident
+        during = self.answered.between(start, end)
+        bad = 1.0 - float(self.good[during].mean()) if during.any() else float("nan")
+        row = {"rule": rule.name, "factor": rule.factor, "long_min": rule.long / 60, "short_min": rule.short / 60,
+               "short_events": self.rate * rule.short, "budget": slo.budget, "incident_min": (end - start) / 60,
+               "burn": bad / slo.budget,
+               "fires_after": float(summary["fires_after"]), "stops_after_end": float(summary["stops_after_end"]),
+               "firing_for": float(summary["firing_for"]),
+               "early_pages": int((alerts["firing"] & (alerts["time"] <= start)).sum())}
+        return pd.DataFrame([row])
 
     def budget(self, slo: SLO) -> dict:
         """:func:`~labsvc.observability.error_budget` of this run against ``slo``'s whole period at this rate.

@@ -100,3 +100,51 @@ def test_solutions_pass_their_checks(tb):
     assert tb.ref("ok1") is True and tb.ref("wrong1") is False
     assert tb.ref("answer2") == 6 and tb.ref("ok2") is True
     assert tb.ref("ok3") is True
+
+
+def test_the_prediction_is_judged_against_the_monolith_s_measured_share(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("01.predict-monolith-share")
+        none01 = check("01.predict-monolith-share", crash)
+        predict("01.predict-monolith-share", percent=67)
+        wrong01 = check("01.predict-monolith-share", crash)
+        predict("01.predict-monolith-share", percent=0.43)
+        share01 = check("01.predict-monolith-share", crash)
+        predict("01.predict-monolith-share", percent=43)
+        right01 = check("01.predict-monolith-share", crash)
+        forget("01.predict-monolith-share")
+    """)
+    measured = tb.value("round(float(crash['monolith'].requests['ok'].mean()) * 100, 1)")
+    assert 38 <= measured <= 48   # down from the kill at 1 s until 2 s + 0.7 s of start-up, out of 3 s
+    assert tb.value("none01.ok") is False and "no prediction was made" in tb.value("none01.message")
+    assert tb.value("wrong01.ok") is False and "warm-up" in tb.value("wrong01.message")
+    assert f"{measured}" in tb.value("wrong01.message")
+    assert tb.value("share01.ok") is False and "share from 0 to 1" in tb.value("share01.message")
+    assert tb.value("right01.ok") is True
+
+
+def test_a_faster_restart_reaches_the_target_and_other_levers_are_refused(tb):
+    tb.inject("""
+        async def restart_trial(restart_after, design="monolith", **load):
+            load = {"at": "1s", "rate": 80, "duration": "3s", "seed": 1, **load}
+            run = await module_crash_experiment(design, "reviews", restart_after=restart_after, **load)
+            return check("01.restart-delay", run)
+        start01 = await restart_trial("1s")        # the notebook's starting value
+        solved01 = await restart_trial("0.1s")     # the solution's
+        split01 = await restart_trial("1s", design="microservices")
+        lighter01 = await restart_trial("1s", rate=40)
+        millis01 = await restart_trial(100)        # meant as milliseconds: 100 s, never back within the run
+    """)
+    assert tb.value("start01.ok") is False
+    assert "percentage points short of the 70% target" in tb.value("start01.message")
+    assert "26.7" in tb.value("start01.message")   # 43.3 % answered: 1.7 s of 3 s lost
+    assert tb.value("solved01.ok") is True and "no restart policy removes" in tb.value("solved01.message")
+    assert tb.value("split01.ok") is False and "refused" in tb.value("split01.message")
+    assert tb.value("lighter01.ok") is False and "refused" in tb.value("lighter01.message")
+    assert tb.value("millis01.ok") is False and "restart_after is in seconds" in tb.value("millis01.message")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

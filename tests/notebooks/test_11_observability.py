@@ -110,3 +110,50 @@ def test_nothing_is_left_running(tb):
 
 def test_unanswered_exercises_say_what_to_do(tb):
     assert "replace the ..." in tb.value("repr(check('11.burn-rate', ...))")
+
+
+def test_the_page_delay_prediction_is_judged_against_the_alert_summary(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("11.predict-page-delay")
+        none11 = check("11.predict-page-delay", sharp_summary)
+        predict("11.predict-page-delay", minutes=3)
+        early11 = check("11.predict-page-delay", sharp_summary)
+        predict("11.predict-page-delay", minutes=540)
+        seconds11 = check("11.predict-page-delay", sharp_summary)
+        predict("11.predict-page-delay", seconds=540)
+        unit11 = check("11.predict-page-delay", sharp_summary)
+        predict("11.predict-page-delay", minutes=9)
+        right11 = check("11.predict-page-delay", sharp_summary)
+        forget("11.predict-page-delay")
+    """)
+    assert tb.value("float(sharp_summary.loc['page 14.4x', 'fires_after'])") == 9.0
+    assert tb.value("none11.ok") is False and "no prediction was made" in tb.value("none11.message")
+    assert tb.value("early11.ok") is False and "Off by 6 min" in tb.value("early11.message")
+    assert tb.value("seconds11.ok") is False and "looks like seconds" in tb.value("seconds11.message")
+    assert tb.value("unit11.ok") is False and "asks for minutes" in tb.value("unit11.message")
+    assert tb.value("right11.ok") is True
+
+
+def test_a_shorter_short_window_stops_the_page_sooner_within_the_constraint(tb):
+    tb.inject("""
+        def window_trial(short, long=3600, factor=14.4, run=sharp):
+            return check("11.short-window", run.rule_trial(availability, BurnRateRule("page", long, short, factor)))
+        start11 = window_trial(5 * 60)      # the notebook's starting value
+        solved11 = window_trial(2 * 60)     # the solution's
+        blip11 = window_trial(60)           # 6 checkouts: one failure alone is a burn rate of 16.7
+        looser11 = window_trial(60, factor=6)
+        slow11 = window_trial(2 * 60, run=slow)
+    """)
+    assert tb.value("start11.ok") is False
+    assert "went on 4 min after payment recovered, 2 min past the target of 2 min" in tb.value("start11.message")
+    assert tb.value("solved11.ok") is True and "stopped 1 min after the end" in tb.value("solved11.message")
+    assert tb.value("blip11.ok") is False and "refused" in tb.value("blip11.message")
+    assert "16.7" in tb.value("blip11.message")
+    assert tb.value("looser11.ok") is False and "refused" in tb.value("looser11.message")
+    assert tb.value("slow11.ok") is False and "sharp outage" in tb.value("slow11.message")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from labsvc.course import Feedback, exercise, is_number
+from labsvc.course.predictions import judge_prediction
 from labsvc.observability import exact_quantile, leaf_spans, since_start_quantile, trace_spans
 
 
@@ -111,3 +112,103 @@ def burn_rate(answer) -> Feedback:
                           f"enough, so no page; at 5x the month's budget would last 6 days, worth a ticket if it goes on.",
                     ko=f"1시간 {long_rate:g}배, 5분 {short_rate:g}배: 짧은 창만으로는 부족하니 페이지는 울리지 "
                        f"않습니다. 5배라면 한 달 예산이 6일이면 바닥나니, 계속되면 티켓감입니다.")
+
+
+# -- prediction: how long the 14.4x page takes to fire on the sharp outage ---------------------
+
+@exercise("11.predict-page-delay")
+def predict_page_delay(answer) -> Feedback:
+    """``answer``: the sharp outage's alert summary (``sharp_summary``); the guess is the one recorded with ``predict``."""
+    try:
+        measured = float(answer.loc["page 14.4x", "fires_after"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        measured = math.nan
+    if math.isnan(measured):
+        return Feedback(False, "pass the summary of the sharp outage: check('11.predict-page-delay', sharp_summary)",
+                        ko="급격한 장애의 요약을 넘기세요: check('11.predict-page-delay', sharp_summary)")
+
+    def right(guess, actual):
+        return is_number(guess) and abs(float(guess) - actual) <= 2
+
+    def explain(guess, actual):
+        why = (f"With every checkout failing, the last hour's burn rate climbs by 100 / 60 per minute of outage and "
+               f"passes 14.4 once 14.4 % of the hour, 8.6 minutes, is failures; the 5-minute window is over 14.4 "
+               f"within a minute, and the rule is evaluated once a minute, so it fired {actual:g} minutes in. The "
+               f"long window is what makes even a total outage wait.")
+        why_ko = (f"체크아웃이 모두 실패하면 지난 1시간의 번 레이트는 장애 1분마다 100 / 60씩 오르고, 실패가 그 1시간의 "
+                  f"14.4 %, 즉 8.6분을 채우면 14.4를 넘습니다. 5분 창은 1분 안에 14.4를 넘고, 규칙은 1분에 한 번 "
+                  f"평가되므로 {actual:g}분 만에 울렸습니다. 전면 장애조차 기다리게 만드는 것은 긴 창입니다.")
+        if not is_number(guess):
+            return ("The guess should be a number of minutes. " + why, "예측은 분 단위의 숫자여야 합니다. " + why_ko)
+        if float(guess) >= 60 and abs(float(guess) / 60 - actual) <= 2:
+            return ("This looks like seconds; the question asks for minutes. " + why,
+                    "초 단위로 적은 것 같습니다. 이 문제는 분 단위로 묻습니다. " + why_ko)
+        if 0 < float(guess) < 1 <= actual:
+            return ("This looks like hours; the question asks for minutes. " + why,
+                    "시간 단위로 적은 것 같습니다. 이 문제는 분 단위로 묻습니다. " + why_ko)
+        off = abs(float(guess) - actual)
+        return f"Off by {off:g} min. {why}", f"{off:g}분 차이입니다. {why_ko}"
+
+    return judge_prediction("11.predict-page-delay", measured, right=right, explain=explain, unit="minutes")
+
+
+# -- change and observe: a page that stops soon after the outage -------------------------------
+
+#: The target of "11.short-window": on the sharp outage the fast page stops within STOP_WITHIN minutes of
+#: its end and still fires within FIRE_WITHIN minutes of its start (1 h window, 14.4x kept).
+STOP_WITHIN, FIRE_WITHIN = 2.0, 10.0
+
+
+@exercise("11.short-window")
+def short_window(answer) -> Feedback:
+    """``answer``: the row ``sharp.rule_trial(availability, rule)`` returned."""
+    needed = {"factor", "long_min", "short_min", "short_events", "budget", "incident_min", "fires_after",
+              "stops_after_end"}
+    if not hasattr(answer, "columns") or not needed <= set(answer.columns) or len(answer) != 1:
+        return Feedback(False, "pass the row sharp.rule_trial(availability, rule) returned: "
+                               "check('11.short-window', trial)",
+                        ko="sharp.rule_trial(availability, rule)가 돌려준 행을 넘기세요: check('11.short-window', trial)")
+    row = answer.iloc[0]
+    factor, long_min, short_min = float(row["factor"]), float(row["long_min"]), float(row["short_min"])
+    if not math.isclose(row["incident_min"], 15.0, abs_tol=0.5):
+        return Feedback(False, "run the rule on the sharp outage of section 5: sharp.rule_trial(availability, rule)",
+                        ko="5절의 급격한 장애에 규칙을 적용하세요: sharp.rule_trial(availability, rule)")
+    if not (math.isclose(factor, 14.4) and math.isclose(long_min, 60.0)):
+        return Feedback(False, f"refused: this rule is {factor:g}x over {long_min:g} min; keep the workbook's 14.4x "
+                               f"over 1 hour and change only the short window",
+                        ko=f"인정할 수 없습니다. 이 규칙은 {long_min:g}분 창에서 {factor:g}배입니다. 워크북의 1시간, 14.4배는 "
+                           f"그대로 두고 짧은 창만 바꾸세요")
+    events, budget = float(row["short_events"]), float(row["budget"])
+    one_failure = 1 / max(events, 1e-9) / budget   # the short window's burn rate if one of its checkouts failed
+    if events < 1 and short_min > 0:
+        return Feedback(False, f"a short window of {short_min * 60:g} s holds less than one checkout: this looks like "
+                               f"minutes; the window is given in seconds (2 * 60 for 2 minutes)",
+                        ko=f"{short_min * 60:g}초짜리 짧은 창에는 체크아웃이 한 건도 들어가지 않습니다. 분 단위로 적은 것 "
+                           f"같습니다. 창은 초 단위로 적습니다(2분이면 2 * 60)")
+    if one_failure >= factor:
+        return Feedback(False, f"refused: a {short_min:g}-minute window holds about {events:g} checkouts at one every "
+                               f"10 s, so one failed checkout alone is a burn rate of {one_failure:.1f}, "
+                               f"at or above 14.4. The short window must hold enough checkouts that a single failure "
+                               f"cannot push it over the threshold",
+                        ko=f"인정할 수 없습니다. {short_min:g}분 창에는 10초에 한 번꼴로 체크아웃이 약 {events:g}개 "
+                           f"들어가므로, 실패 한 건만으로 번 레이트가 {one_failure:.1f}가 되어 14.4 이상입니다. "
+                           f"짧은 창에는 실패 한 건이 혼자 임곗값을 넘기지 못할 만큼 체크아웃이 들어가야 합니다")
+    fires, stops = float(row["fires_after"]), float(row["stops_after_end"])
+    if math.isnan(fires) or fires > FIRE_WITHIN:
+        return Feedback(False, "this rule did not page within 10 minutes of the outage's start",
+                        ko="이 규칙은 장애가 시작되고 10분 안에 알림을 보내지 않았습니다")
+    if stops > STOP_WITHIN:
+        return Feedback(False, f"with a {short_min:g}-minute short window the page went on {stops:g} min after "
+                               f"payment recovered, {stops - STOP_WITHIN:g} min past the target of "
+                               f"{STOP_WITHIN:g} min",
+                        ko=f"짧은 창이 {short_min:g}분이면 payment가 회복된 뒤에도 알림이 {stops:g}분 동안 이어져, 목표 "
+                           f"{STOP_WITHIN:g}분을 {stops - STOP_WITHIN:g}분 넘깁니다")
+    return Feedback(True, f"a {short_min:g}-minute short window: the page fired {fires:g} min in, as before (the "
+                          f"hour decides when it starts), and stopped {stops:g} min after the end (the short window "
+                          f"decides when it stops). The workbook's pairs make the short window a twelfth of the long "
+                          f"one, a starting point rather than a law: how short it can go depends on the traffic it "
+                          f"holds.",
+                    ko=f"짧은 창 {short_min:g}분: 알림은 이전처럼 {fires:g}분 만에 울렸고(언제 시작할지는 1시간 창이 "
+                       f"정합니다), 장애가 끝나고 {stops:g}분 뒤에 멈췄습니다(언제 멈출지는 짧은 창이 정합니다). 워크북의 "
+                       f"짝은 짧은 창을 긴 창의 12분의 1로 두지만, 그것은 출발점일 뿐 법칙이 아닙니다. 얼마나 짧게 할 수 "
+                       f"있는지는 그 창에 들어가는 트래픽이 정합니다.")
