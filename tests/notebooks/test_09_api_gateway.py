@@ -22,9 +22,11 @@ def test_the_gateway_hop_costs_more_than_a_direct_call_but_far_less_than_real_pr
     assert [c["variant"] for c in costs] == ["direct", "through the gateway"]
     assert costs[1]["x_first"] > 1.2  # a second hop is never free
     added_ms = tb.ref("gateway_added_ms")
-    assert 0 < added_ms < 1.0  # below even Linkerd's sub-millisecond figure
+    assert 0 < added_ms < 1.0  # under a millisecond: below every published figure the notebook cites
     published = tb.value("published['added_ms'].tolist()")
-    assert min(published[:-1]) >= 1.0 and published[-1] == added_ms
+    # Istio 1.10 docs (p90, 2.65 ms); spring-cloud-gateway-bench means minus its 2.09 ms direct call
+    assert published[:-1] == pytest.approx([2.65, 6.61 - 2.09, 7.62 - 2.09, 12.56 - 2.09])
+    assert published[-1] == added_ms
 
 
 def test_claims_reach_the_service_and_a_spoofed_identity_does_not(tb):
