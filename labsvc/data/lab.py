@@ -20,7 +20,9 @@
   saga and through a choreographed one on the broker (:class:`ChoreoShop`,
   services in :mod:`._choreo_services`), under the same faults
   (:data:`STYLE_SCENARIOS`), measured side by side (:mod:`._lab_choreography`);
-  :func:`service_tables` lists each running service's own tables.
+  :func:`service_tables` lists each running service's own tables;
+- :func:`saga_settings_trial`: one saga scenario with the orchestrator's
+  timeout and retry budget chosen by the caller, as one tidy row.
 
 The services they run are the package's service modules
 (:mod:`labsvc.data.customers`, :mod:`~labsvc.data.orders`,
@@ -32,6 +34,9 @@ The services they run are the package's service modules
 
 from __future__ import annotations
 
+import pandas as pd
+
+from labsvc.core.clock import parse_duration
 from labsvc.data._lab_choreography import (
     STYLE_SCENARIOS,
     STYLES,
@@ -81,4 +86,35 @@ __all__ = [
     # the saga both ways
     "STYLES", "StyleFaults", "STYLE_SCENARIOS", "ChoreoShop", "StyleRun", "SagaStylesResult", "saga_styles_experiment",
     "service_tables", "order_body", "SAGA_TOPIC",
+    # the saga's timeout and retry budget
+    "saga_settings_trial",
 ]
+
+
+async def saga_settings_trial(scenario: str = "payment timeouts", *, timeout: float | str = "50ms", attempts: int = 3,
+                              orders: int = 100, concurrency: int = 10, seed: int = 0,
+                              name: str | None = None) -> pd.DataFrame:
+    """Run :func:`saga_experiment` with the orchestrator's ``timeout`` per call and ``attempts`` per step.
+
+    One row: the settings (``scenario``, ``timeout_ms``, ``attempts``) and
+    what they gave: ``orders``, ``approved``, ``payment_unavailable`` (orders
+    cancelled because no try got an answer from payment), ``approved_pct``,
+    ``p99_ms`` (the 99th percentile of the clients' order requests) and
+    ``invariants_held`` (e.g. ``"5/5"``).
+
+    >>> await saga_settings_trial(timeout="300ms", attempts=3, seed=6)   # doctest: +SKIP
+    """
+    seconds = parse_duration(timeout, name="timeout")
+    result = await saga_experiment(scenario, orders=orders, concurrency=concurrency, seed=seed,
+                                   name=name or f"saga-settings-{seed}", timeout=seconds, attempts=attempts)
+    outcome = result.orders["outcome"]
+    approved = int((outcome == "approved").sum())
+    held = result.invariants["holds"]
+    return pd.DataFrame([{
+        "scenario": scenario, "timeout_ms": round(seconds * 1000, 3), "attempts": int(attempts),
+        "orders": int(len(result.orders)), "approved": approved,
+        "payment_unavailable": int((outcome == "payment_unavailable").sum()),
+        "approved_pct": round(100 * approved / max(len(result.orders), 1), 2),
+        "p99_ms": round(result.run.percentile(99) * 1000, 1),
+        "invariants_held": f"{int(held.sum())}/{len(held)}",
+    }])

@@ -197,3 +197,49 @@ def test_the_saga_styles_solution_passes_and_wrong_answers_fail(tb):
     assert tb.ref("ok6") is True and tb.ref("wrong6") is False
     answer = tb.ref("answer6")
     assert answer["choreographed"] == 0 and answer["orchestrated"] > 0
+
+
+def test_the_schema_prediction_is_judged_against_what_section_2_measured(tb):
+    # under Run All the guess is still ...: the check says so, without an error
+    assert tb.value("check('06.predict-schema', schema).message").startswith("no prediction was made")
+    tb.inject("""
+        predict("06.predict-schema", percent=100)
+        wrong7 = check("06.predict-schema", schema).message
+        predict("06.predict-schema", percent=0.9)
+        share7 = check("06.predict-schema", schema).message
+        predict("06.predict-schema", percent=0)
+        ok7 = bool(check("06.predict-schema", schema))
+        from labsvc.course.predictions import forget
+        forget("06.predict-schema")
+    """)
+    assert "you predicted 100; the experiment gave 0" in tb.ref("wrong7")
+    assert "looks like a share between 0 and 1" in tb.ref("share7")
+    assert tb.ref("ok7") is True
+
+
+def test_the_timeout_exercise_starts_below_its_target_and_the_solution_reaches_it(tb):
+    start = tb.value("trial.to_dict('records')[0]")  # the cell as committed: the notebook's own settings
+    assert (start["timeout_ms"], start["attempts"], start["orders"]) == (50.0, 3, 100)
+    assert start["approved_pct"] < 99 and start["invariants_held"] == "5/5"
+    # the same settings as section 5's "payment timeouts" run, so the same outcome
+    approved = tb.value("int(saga_runs['payment timeouts'].outcomes.set_index('outcome').loc['approved', 'orders'])")
+    assert start["approved"] == approved
+    assert "percentage points short of the 99 % target" in tb.value("check('06.saga-timeout', trial).message")
+    tb.inject("""
+        fixed8 = await saga_settings_trial("payment timeouts", timeout="300ms", attempts=3, seed=6,
+                                           name="nb06-saga-timeout")
+        ok8 = bool(check("06.saga-timeout", fixed8))
+        more8 = await saga_settings_trial("payment timeouts", timeout="50ms", attempts=4, seed=6,
+                                          name="nb06-saga-timeout")
+        refused8 = check("06.saga-timeout", more8).message
+    """)
+    assert tb.ref("ok8") is True
+    assert tb.value("float(fixed8['approved_pct'].iloc[0])") >= 99
+    # a bigger retry budget reaches 99 % too, and is refused: the constraint is at most 3 attempts
+    assert tb.value("float(more8['approved_pct'].iloc[0])") >= 99
+    assert "4 attempts per step breaks the constraint (at most 3)" in tb.ref("refused8")
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)

@@ -202,3 +202,116 @@ def saga_styles(answer: Any, result: Any = None) -> Feedback:
                        f"복구 실행(recovery pass) 전까지 COMPENSATING 상태였습니다. 코레오그래피에서는 아무도 응답을 "
                        f"기다리지 않습니다. StockReserved는 payment가 돌아올 때까지 브로커에서 기다렸고, 그 주문들은 "
                        f"늦게나마 승인되었습니다(마지막 주문이 들어간 시점에 {late}건이 아직 끝나지 않았습니다).")
+
+
+@exercise("06.predict-schema")
+def predict_schema(answer: Any) -> Feedback:
+    """``answer``: section 2's runs (``schema``, one per design); the guess, in percent, was recorded with ``predict``.
+
+    The question: what share of receipt requests does the orders service
+    serve after customers version 2 shipped, in the shared-database design?
+    """
+    from labsvc.course import is_number
+    from labsvc.course.predictions import judge_prediction
+
+    shared = answer.get("shared") if isinstance(answer, dict) else answer
+    if not hasattr(shared, "summary") or getattr(shared, "design", None) != "shared":
+        return Feedback(False, "pass the runs of section 2: check('06.predict-schema', schema)",
+                        ko="2절의 실행 결과를 넘겨주세요: check('06.predict-schema', schema)")
+    table = shared.summary()
+    row = table[(table["phase"] == "v2") & (table["service"] == "orders")]
+    if row.empty:
+        return Feedback(False, "this run has no receipt requests after customers v2 shipped: pass schema from section 2",
+                        ko="이 실행에는 customers v2 배포 뒤의 영수증 요청이 없습니다. 2절의 schema를 넘겨주세요")
+    served, total = int(row["ok"].iloc[0]), int(row["requests"].iloc[0])
+    errors = str(row["error_class"].iloc[0]) or "no error"
+    pct = 100 * served / total
+    actual = int(pct) if float(pct).is_integer() else round(float(pct), 1)
+
+    def share_like(guess: Any) -> bool:
+        return isinstance(guess, float) and 0 < guess <= 1
+
+    def right(guess: Any, measured: Any) -> bool:
+        return is_number(guess) and not share_like(guess) and abs(float(guess) - measured) <= 5
+
+    def explain(guess: Any, measured: Any) -> tuple[str, str]:
+        if not is_number(guess):
+            return ("A percentage is a number from 0 to 100, e.g. percent=50.",
+                    "백분율은 0에서 100 사이의 숫자입니다. 예: percent=50.")
+        if share_like(guess):
+            return ("This looks like a share between 0 and 1; the question asks for a percentage (0 to 100).",
+                    "0과 1 사이의 비율로 보입니다. 이 문제는 백분율(0에서 100)을 묻습니다.")
+        return (f"After customers v2 shipped, the orders service served {served} of {total} receipts ({errors}). "
+                f"It reads the customers table itself, and the migration took away the column its SQL joins; the "
+                f"customers API kept its contract, but the orders service never went through it.",
+                f"customers v2가 배포된 뒤 orders 서비스는 영수증 {total}건 중 {served}건을 내주었습니다({errors}). "
+                f"orders 서비스는 customers 테이블을 직접 읽는데, 마이그레이션이 그 SQL이 조인하는 컬럼을 없앴습니다. "
+                f"customers API는 계약을 지켰지만, orders 서비스는 그 API를 거치지 않았습니다.")
+
+    return judge_prediction("06.predict-schema", actual, right=right, explain=explain, unit="percent")
+
+
+#: Exercise 5's target and constraints: the share of orders approved, the retry budget and the longest timeout.
+TIMEOUT_TARGET_PCT = 99.0
+TIMEOUT_MAX_ATTEMPTS = 3
+TIMEOUT_MAX_MS = 1000.0
+_TRIAL_COLUMNS = {"scenario", "timeout_ms", "attempts", "orders", "approved", "payment_unavailable", "approved_pct",
+                  "p99_ms", "invariants_held"}
+
+
+@exercise("06.saga-timeout")
+def saga_timeout(answer: Any) -> Feedback:
+    """``answer``: the row of ``saga_settings_trial(...)``. Target: >= 99 % approved, <= 3 attempts, timeout <= 1 s."""
+    if not isinstance(answer, pd.DataFrame) or not _TRIAL_COLUMNS <= set(answer.columns) or len(answer) != 1:
+        return Feedback(False, "pass the trial: check('06.saga-timeout', trial), with "
+                               "trial = await saga_settings_trial(timeout=timeout, attempts=attempts, ...)",
+                        ko="시험 결과를 넘겨주세요: check('06.saga-timeout', trial). "
+                           "trial = await saga_settings_trial(timeout=timeout, attempts=attempts, ...)")
+    row = answer.iloc[0]
+    if row["scenario"] != "payment timeouts" or int(row["orders"]) < 100:
+        return Feedback(False, f"the target is set for 100 orders of the 'payment timeouts' scenario; this trial ran "
+                               f"{int(row['orders'])} of {row['scenario']!r}",
+                        ko=f"목표는 'payment timeouts' 시나리오의 주문 100건에 대한 것입니다. 이 시험은 "
+                           f"{row['scenario']!r}의 주문 {int(row['orders'])}건을 실행했습니다")
+    attempts, timeout_ms = int(row["attempts"]), float(row["timeout_ms"])
+    if attempts > TIMEOUT_MAX_ATTEMPTS:
+        return Feedback(False, f"{attempts} attempts per step breaks the constraint (at most {TIMEOUT_MAX_ATTEMPTS}): "
+                               f"every retry is one more request to a provider that is already in trouble. Keep "
+                               f"attempts at {TIMEOUT_MAX_ATTEMPTS} and change the other decision",
+                        ko=f"단계마다 {attempts}번 시도는 제약(최대 {TIMEOUT_MAX_ATTEMPTS}번)을 어깁니다. 재시도 한 번은 "
+                           f"이미 곤란한 결제 대행사에 보내는 요청 하나가 더 늘어나는 것입니다. attempts는 "
+                           f"{TIMEOUT_MAX_ATTEMPTS}로 두고 다른 결정을 바꾸세요")
+    if timeout_ms > TIMEOUT_MAX_MS:
+        unit = (" A bare number is seconds: this looks like milliseconds written without a unit; write '300ms' or "
+                "0.3." if timeout_ms >= 10_000 else "")
+        unit_ko = (" 단위 없는 숫자는 초입니다. 단위 없이 쓴 밀리초로 보입니다. '300ms' 또는 0.3으로 쓰세요."
+                   if timeout_ms >= 10_000 else "")
+        return Feedback(False, f"a timeout of {timeout_ms / 1000:g} s breaks the constraint (at most 1 s): the client "
+                               f"waits for the saga inside its request.{unit}",
+                        ko=f"타임아웃 {timeout_ms / 1000:g}초는 제약(최대 1초)을 어깁니다. 클라이언트는 요청 안에서 사가가 "
+                           f"끝나기를 기다립니다.{unit_ko}")
+    held = str(row["invariants_held"])
+    done, of = (int(x) for x in held.split("/"))
+    if done != of:
+        return Feedback(False, f"only {held} invariants held: a saga that approves more orders but leaves the services "
+                               f"inconsistent has not reached the target",
+                        ko=f"불변식이 {held}만 지켜졌습니다. 주문을 더 많이 승인해도 서비스들의 데이터가 어긋나면 목표에 "
+                           f"이른 것이 아닙니다")
+    pct, lost, p99 = float(row["approved_pct"]), int(row["payment_unavailable"]), float(row["p99_ms"])
+    if pct < TIMEOUT_TARGET_PCT:
+        return Feedback(False, f"{pct:g} % of the orders approved ({lost} cancelled as payment_unavailable): "
+                               f"{TIMEOUT_TARGET_PCT - pct:g} percentage points short of the {TIMEOUT_TARGET_PCT:g} % "
+                               f"target. What does a {timeout_ms:g} ms timeout do to a charge answered 250 ms late, when "
+                               f"the order's other tries met network errors?",
+                        ko=f"주문의 {pct:g} %가 승인되었습니다(payment_unavailable로 취소 {lost}건). 목표 "
+                           f"{TIMEOUT_TARGET_PCT:g} %에 {TIMEOUT_TARGET_PCT - pct:g}%p 모자랍니다. 다른 시도가 네트워크 "
+                           f"오류를 만난 주문에서, {timeout_ms:g} ms 타임아웃은 250 ms 늦게 오는 결제 응답을 어떻게 "
+                           f"만들까요?")
+    return Feedback(True, f"{pct:g} % approved with {attempts} attempts and a {timeout_ms:g} ms timeout, every invariant "
+                          f"held. A timeout longer than the provider's slow answers waits for them instead of counting "
+                          f"them as failed tries, so the tries are spent only on the real errors. The price is latency: the slowest "
+                          f"1 % of orders took {p99:g} ms, and every caller above the saga waits that long too.",
+                    ko=f"시도 {attempts}번, 타임아웃 {timeout_ms:g} ms로 주문의 {pct:g} %가 승인되었고 불변식도 모두 "
+                       f"지켜졌습니다. 결제 대행사의 느린 응답보다 긴 타임아웃은 그 응답을 실패한 시도로 세지 않고 "
+                       f"기다려 주므로, 시도는 진짜 오류에만 쓰입니다. 대가는 지연 시간입니다. 가장 느린 1 %의 주문이 "
+                       f"{p99:g} ms 걸렸고, 사가를 부르는 모든 호출자도 그만큼 기다립니다.")
