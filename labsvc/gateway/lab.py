@@ -11,6 +11,9 @@
   the figures would mix the two clocks. Variants are measured in interleaved rounds (A, B, A, B, ...)
   and each request is timed on its own, so a noisy moment hurts every
   variant alike.
+- :func:`burst_and_flood` runs a page load's burst and a scraper's flood
+  through one per-client rate limit and returns a :class:`BurstTrial`
+  (exercise 5 of notebook 09).
 
 :func:`~labsvc.gateway.plots.plot_admissions` and
 :func:`~labsvc.gateway.plots.plot_overhead` (in :mod:`labsvc.gateway.plots`)
@@ -26,8 +29,10 @@ draw what the gateway and :func:`measure_paths` measured.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,11 +41,13 @@ import pandas as pd
 from labsvc.core.errors import ConfigurationError
 from labsvc.core.network import Network
 from labsvc.gateway.app import Gateway
+from labsvc.gateway.ratelimit import RateLimit
+from labsvc.gateway.routes import Route
 from labsvc.gateway.echo import echo_app
 from labsvc.shop.services import catalog_app, inventory_app, reviews_app
 from labsvc.core.simtime import follows_network
 
-__all__ = ["shop_with_gateway", "measure_paths"]
+__all__ = ["shop_with_gateway", "measure_paths", "BurstTrial", "burst_and_flood"]
 
 
 def shop_with_gateway(gateway: Gateway | Any, *, name: str = "gateway-shop", seed: int = 0,
@@ -101,3 +108,62 @@ async def measure_paths(net: Any, variants: Mapping[str, str | tuple[str, dict]]
     df["x_first"] = df["mean_us"] / first
     df["added_us"] = df["mean_us"] - first
     return df
+
+
+@dataclass(frozen=True)
+class BurstTrial:
+    """What :func:`burst_and_flood` measured for one rate limit.
+
+    ``summary`` has one row per client (``requests``, ``admitted``,
+    ``throttled``); ``burst_admitted`` / ``burst_requests`` are the app's page
+    load, ``flood_admitted`` / ``flood_requests`` the scraper's, and
+    ``backend_calls`` the calls the gateway made to the catalog (from the call log).
+    """
+
+    capacity: int
+    refill_rate: float
+    burst_requests: int
+    burst_admitted: int
+    flood_requests: int
+    flood_admitted: int
+    flood_seconds: float
+    backend_calls: int
+    summary: pd.DataFrame
+
+
+async def burst_and_flood(capacity: int, refill_rate: float, *, burst: int = 30, flood_rate: float = 100,
+                          flood_seconds: float = 2.0, seed: int = 9) -> BurstTrial:
+    """Two clients behind one per-client ``RateLimit(capacity, refill_rate)``, on simulated time.
+
+    At t = 0 the ``app`` opens a page and sends ``burst`` requests at once;
+    meanwhile a ``scraper`` sends ``flood_rate`` requests per second for
+    ``flood_seconds``. Builds, runs and stops its own network (same numbers
+    on every run).
+    """
+    from labsvc.core.load import open_loop
+
+    gateway = Gateway([Route("/catalog", "catalog")], rate_limit=RateLimit(capacity=capacity,
+                                                                           refill_rate=refill_rate))
+    net = shop_with_gateway(gateway, name="nb09-burst", seed=seed, profile=False)
+    url = "http://gateway.svc/catalog/products/1"
+
+    async def page_load() -> None:
+        app = net.client("app")
+        await asyncio.gather(*(app.get(url) for _ in range(burst)))
+
+    async def scenario() -> None:
+        await asyncio.gather(page_load(), open_loop(net, f"GET {url}", rate=flood_rate,
+                                                    duration=flood_seconds, caller="scraper"))
+
+    await net.start()
+    try:
+        await net.run(scenario())
+        summary = gateway.summary(by="client")[["client", "requests", "admitted", "throttled"]]
+        backend = int((net.calls["callee"] == "catalog").sum()) if len(net.calls) else 0
+    finally:
+        await net.stop()
+    rows = {r["client"]: r for r in summary.to_dict("records")}
+    app, scraper = rows.get("app", {}), rows.get("scraper", {})
+    return BurstTrial(int(capacity), float(refill_rate), int(app.get("requests", 0)), int(app.get("admitted", 0)),
+                      int(scraper.get("requests", 0)), int(scraper.get("admitted", 0)), float(flood_seconds),
+                      backend, summary)

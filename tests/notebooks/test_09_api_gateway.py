@@ -149,3 +149,55 @@ def test_an_in_process_hop_still_encodes_and_parses_the_body(tb):
     body = tb.ref("hop_body")
     assert body["bytes"] is True and body["parsed"] is True
     assert body["length"] == body["size"] > 0  # the JSON text went through the gateway as bytes, both hops
+
+
+def test_the_page_prediction_is_judged_against_the_measured_time(tb):
+    tb.inject("""
+        from labsvc.course.predictions import forget
+        forget("09.predict-page")
+        none_made = check("09.predict-page", page_ms)
+        predict("09.predict-page", ms=0.02)
+        in_seconds = check("09.predict-page", page_ms)
+        predict("09.predict-page", ms=60)
+        sequential = check("09.predict-page", page_ms)
+        predict("09.predict-page", ms=20)
+        concurrent = check("09.predict-page", page_ms)
+        forget("09.predict-page")
+        verdicts = {k: [bool(v), v.message] for k, v in {"none": none_made, "seconds": in_seconds,
+                    "sequential": sequential, "concurrent": concurrent}.items()}
+    """)
+    verdicts = tb.ref("verdicts")
+    assert verdicts["none"][0] is False and "no prediction was made" in verdicts["none"][1]
+    assert verdicts["seconds"][0] is False and "looks like seconds" in verdicts["seconds"][1]
+    assert verdicts["sequential"][0] is False and "60" in verdicts["sequential"][1]
+    assert verdicts["concurrent"][0] is True and "20 ms" in verdicts["concurrent"][1]
+
+
+def test_the_burst_and_flood_exercise_needs_both_knobs(tb):
+    tb.inject("""
+        start = await burst_and_flood(10, 20)              # the notebook's starting values
+        solved = await burst_and_flood(30, 10)
+        too_fast = await burst_and_flood(30, 20)
+        no_refill = await burst_and_flood(60, 0)
+        burst_verdicts = {name: [bool(v), v.message] for name, v in {
+            "start": check("09.burst-and-flood", start), "solved": check("09.burst-and-flood", solved),
+            "too_fast": check("09.burst-and-flood", too_fast), "no_refill": check("09.burst-and-flood", no_refill),
+            "wrong": check("09.burst-and-flood", 42)}.items()}
+        burst_numbers = {name: [t.burst_admitted, t.burst_requests, t.flood_admitted, t.flood_requests]
+                         for name, t in {"start": start, "solved": solved, "too_fast": too_fast}.items()}
+    """)
+    numbers = tb.ref("burst_numbers")
+    assert numbers["start"][:2] == [10, 30] and numbers["start"][3] == 200  # only the bucket's 10 tokens for the burst
+    assert numbers["solved"][:2] == [30, 30] and numbers["solved"][2] <= 60
+    assert numbers["too_fast"][2] > 60  # 30 + 20/s for 2 s
+    v = tb.ref("burst_verdicts")
+    assert v["start"][0] is False and "10 of its 30" in v["start"][1] and "20 short" in v["start"][1]
+    assert v["solved"][0] is True
+    assert v["too_fast"][0] is False and "more than the 60 allowed" in v["too_fast"][1]
+    assert v["no_refill"][0] is False and "at least 10 requests per second" in v["no_refill"][1]
+    assert v["wrong"][0] is False and "burst_and_flood" in v["wrong"][1]
+
+
+def test_every_exercise_runs_again_after_run_all(exercise_replay):
+    # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
+    assert not exercise_replay, "\n".join(exercise_replay)
