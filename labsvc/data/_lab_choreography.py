@@ -283,6 +283,14 @@ def _invariants(orders: pd.DataFrame, data: dict[str, pd.DataFrame], accepted: l
     return pd.concat([inv, extra], ignore_index=True)
 
 
+def _payment_outage(net: Any, i: int, lo: int, hi: int) -> None:
+    """Payment goes down as order ``lo`` is placed and comes back with order ``hi`` (the same window in both styles)."""
+    if i == lo:
+        net.fault("payment", down=True)
+    elif i == hi:
+        net.fault("payment", down=False)
+
+
 async def _orchestrated(faults: StyleFaults, orders: int, rate: float, seed: int, name: str) -> StyleRun:
     shop = SagaShop(SagaFaults(stock=faults.stock, decline_rate=faults.decline_rate,
                                payment_error_rate=faults.lost_rate),
@@ -294,10 +302,7 @@ async def _orchestrated(faults: StyleFaults, orders: int, rate: float, seed: int
             shop.net.fault("inventory", error_rate=faults.lost_rate)
 
         async def one(client: Any, i: int) -> httpx.Response:
-            if i == lo:
-                shop.net.fault("payment", down=True)
-            elif i == hi:
-                shop.net.fault("payment", down=False)
+            _payment_outage(shop.net, i, lo, hi)
             r = await shop.place(i, client)
             if r.status_code == 201:
                 accepted.append(int(r.json()["id"]))
@@ -333,10 +338,7 @@ async def _choreographed(faults: StyleFaults, orders: int, rate: float, seed: in
             shop.net.fault("broker", error_rate=faults.lost_rate)
 
         async def one(client: Any, i: int) -> httpx.Response:
-            if i == lo:
-                shop.net.fault("payment", down=True)
-            elif i == hi:
-                shop.net.fault("payment", down=False)
+            _payment_outage(shop.net, i, lo, hi)
             r = await client.post("http://orders.svc/orders", json=order_body(seed, i))
             if r.status_code == 201:
                 accepted.append(int(r.json()["id"]))

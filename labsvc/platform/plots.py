@@ -66,17 +66,21 @@ def plot_crashloops(result: CrashLoopResult) -> Figure:
     return fig
 
 
-def plot_autoscaling(result: AutoscaleResult, bucket: float = 10.0) -> Figure:
-    """Offered load (requests per second, per ``bucket`` seconds) and ready instances on one time axis."""
+def _offered_load(load, bucket: float) -> tuple:
+    """A figure with the offered load as bars (requests per second per ``bucket`` seconds), and a twin axis."""
     fig = Figure(figsize=(8, 3.2), layout="constrained")
     ax = fig.subplots()
-    load = result.load.assign(b=(result.load["due"] // bucket) * bucket)
-    per_s = load.groupby("b").size() / bucket
+    per_s = load.assign(b=(load["due"] // bucket) * bucket).groupby("b").size() / bucket
     ax.bar(per_s.index + bucket / 2, per_s.values, width=bucket * 0.9, color="#a8dadc",
            label="requests per second (offered)")
     ax.set_xlabel("time (s, simulated)")
     ax.set_ylabel("requests per second")
-    ax2 = ax.twinx()
+    return fig, ax, ax.twinx()
+
+
+def plot_autoscaling(result: AutoscaleResult, bucket: float = 10.0) -> Figure:
+    """Offered load (requests per second, per ``bucket`` seconds) and ready instances on one time axis."""
+    fig, ax, ax2 = _offered_load(result.load, bucket)
     t = result.timeline
     ax2.step(t["time"], t["ready"], where="post", color="#e76f51", label="ready instances")
     ax2.step(t["time"], t["desired"], where="post", color="#264653", linestyle="--", label="desired")
@@ -91,15 +95,7 @@ def plot_autoscaling(result: AutoscaleResult, bucket: float = 10.0) -> Figure:
 
 def plot_autoscalers(hpa: AutoscaleResult, rules: AppAutoscalerRun, bucket: float = 10.0) -> Figure:
     """Offered load, and the instances the HPA and the App Autoscaler's rules asked for, on one time axis."""
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    ax = fig.subplots()
-    load = hpa.load.assign(b=(hpa.load["due"] // bucket) * bucket)
-    per_s = load.groupby("b").size() / bucket
-    ax.bar(per_s.index + bucket / 2, per_s.values, width=bucket * 0.9, color="#a8dadc",
-           label="requests per second (offered)")
-    ax.set_xlabel("time (s, simulated)")
-    ax.set_ylabel("requests per second")
-    ax2 = ax.twinx()
+    fig, ax, ax2 = _offered_load(hpa.load, bucket)
     for result, label, color in ((hpa, "HPA (Kubernetes)", "#264653"), (rules, "App Autoscaler (Cloud Foundry)",
                                                                         "#e76f51")):
         t = result.timeline
