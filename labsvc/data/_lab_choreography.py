@@ -283,12 +283,21 @@ def _invariants(orders: pd.DataFrame, data: dict[str, pd.DataFrame], accepted: l
     return pd.concat([inv, extra], ignore_index=True)
 
 
-def _payment_outage(net: Any, i: int, lo: int, hi: int) -> None:
-    """Payment goes down as order ``lo`` is placed and comes back with order ``hi`` (the same window in both styles)."""
-    if i == lo:
-        net.fault("payment", down=True)
-    elif i == hi:
-        net.fault("payment", down=False)
+def _placing(net: Any, lo: int, hi: int, accepted: list[int], place: Any) -> Any:
+    """The load's sender for both styles: payment is down from order ``lo`` to order ``hi`` (the same window in
+    both), ``place(client, i)`` places order ``i``, and every accepted order's id is kept in ``accepted``."""
+
+    async def one(client: Any, i: int) -> httpx.Response:
+        if i == lo:
+            net.fault("payment", down=True)
+        elif i == hi:
+            net.fault("payment", down=False)
+        r = await place(client, i)
+        if r.status_code == 201:
+            accepted.append(int(r.json()["id"]))
+        return r
+
+    return one
 
 
 async def _orchestrated(faults: StyleFaults, orders: int, rate: float, seed: int, name: str) -> StyleRun:
@@ -301,13 +310,7 @@ async def _orchestrated(faults: StyleFaults, orders: int, rate: float, seed: int
         if faults.lost_rate:
             shop.net.fault("inventory", error_rate=faults.lost_rate)
 
-        async def one(client: Any, i: int) -> httpx.Response:
-            _payment_outage(shop.net, i, lo, hi)
-            r = await shop.place(i, client)
-            if r.status_code == 201:
-                accepted.append(int(r.json()["id"]))
-            return r
-
+        one = _placing(shop.net, lo, hi, accepted, lambda client, i: shop.place(i, client))
         t0 = asyncio.get_running_loop().time()
         await open_loop(shop.net, one, rate=rate, requests=orders, caller="frontend", timeout=30.0, progress=False)
         shop.net.clear_faults()
@@ -337,13 +340,8 @@ async def _choreographed(faults: StyleFaults, orders: int, rate: float, seed: in
         if faults.lost_rate:
             shop.net.fault("broker", error_rate=faults.lost_rate)
 
-        async def one(client: Any, i: int) -> httpx.Response:
-            _payment_outage(shop.net, i, lo, hi)
-            r = await client.post("http://orders.svc/orders", json=order_body(seed, i))
-            if r.status_code == 201:
-                accepted.append(int(r.json()["id"]))
-            return r
-
+        one = _placing(shop.net, lo, hi, accepted,
+                       lambda client, i: client.post("http://orders.svc/orders", json=order_body(seed, i)))
         t0 = asyncio.get_running_loop().time()
         await open_loop(shop.net, one, rate=rate, requests=orders, caller="frontend", timeout=30.0, progress=False)
         shop.net.clear_faults()
