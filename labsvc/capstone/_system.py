@@ -43,6 +43,8 @@ from labsvc.messaging import Broker, broker_app
 from labsvc.core.network import Network
 from labsvc.capstone import catalog
 from labsvc.capstone._canary import CANARY_SHARE, CanaryBalancer
+from labsvc.capstone._decomposition import units
+from labsvc.core.colocate import colocated
 from labsvc.capstone.catalog import RELEASES
 from labsvc.core.simtime import experiment, network_methods
 
@@ -67,7 +69,9 @@ class OrderSystem:
     """The whole system on a network of its own; ``async with system:`` starts and stops it.
 
     ``observe=True`` traces every request with OpenTelemetry and gives every
-    instance RED metrics (:meth:`labsvc.Network.observe`).
+    instance RED metrics (:meth:`labsvc.Network.observe`). ``merge=[("orders",
+    "history")]`` runs those services as one deployable unit
+    (:mod:`labsvc.capstone._decomposition`); ``units`` lists the units.
 
     >>> system = OrderSystem(RESILIENCE_OFF, name="capstone-doc")
     >>> sorted(system.net.services)
@@ -76,7 +80,7 @@ class OrderSystem:
 
     def __init__(self, resilience: Resilience = RESILIENCE_ON, *, seed: int = 0, name: str = "capstone",
                  catalog_instances: int = 2, stock: int = 100_000, decline_rate: float = 0.0,
-                 mode: str = "inprocess", observe: bool = False) -> None:
+                 mode: str = "inprocess", observe: bool = False, merge: Any = None) -> None:
         if not isinstance(resilience, Resilience):
             raise ConfigurationError("resilience must be a labsvc.capstone.Resilience (e.g. RESILIENCE_ON)")
         self.resilience = resilience
@@ -90,23 +94,26 @@ class OrderSystem:
         provider = service_settings("payment", resilience, seed=seed, decline_rate=decline_rate)
         sagas = service_settings("orders", resilience, seed=seed)
         listener = service_settings("delivery", resilience, seed=seed)
-        net = self.net = Network(seed=seed, name=name, mode=mode)
-        net.add("catalog", self._catalog, instances=catalog_instances)
-        net.add("inventory", lambda: inventory.create_app(stock_settings))
-        net.add("payment", lambda: payment.create_app(provider))
-        net.add("orders", lambda: saga_orchestrator.create_app(sagas))
         broker = Broker()
         for group in EVENT_GROUPS:
             broker.declare(EVENTS_TOPIC, group)
         self.broker = broker
-        net.add("broker", broker_app(broker))
-        net.add("history", order_history.create_app)
-        net.add("delivery", lambda: delivery.create_app(listener))
         # Round robin per service, and a canary's weighted share of the catalog (see deploy()).
         self.balancer = CanaryBalancer(lambda name: self.running_release().get(name), seed=seed)
         self.gateway = Gateway(self._routes(), discovery=self.registry, seed=seed, balancer=self.balancer,
                               retry_other_instance=resilience.retries > 1)
-        net.add("gateway", self.gateway.app)
+        apps = {"catalog": self._catalog, "inventory": lambda: inventory.create_app(stock_settings),
+                "payment": lambda: payment.create_app(provider), "orders": lambda: saga_orchestrator.create_app(sagas),
+                "broker": broker_app(broker), "history": order_history.create_app,
+                "delivery": lambda: delivery.create_app(listener), "gateway": self.gateway.app}
+        #: The deployable units (notebook 14's decomposition exercise merges some): one per service by default.
+        self.units = units(merge)
+        net = self.net = Network(seed=seed, name=name, mode=mode)
+        for unit in self.units:
+            if len(unit) == 1:
+                net.add(unit[0], apps[unit[0]], instances=catalog_instances if unit[0] == "catalog" else 1)
+            else:  # several services, one unit: one app that hands each request to the service its host names
+                net.add(unit[0], lambda unit=unit: colocated({n: apps[n]() for n in unit}), aliases=unit[1:])
         if observe:  # OpenTelemetry spans in net.spans and RED metrics on every /metrics (notebook 11)
             net.observe(tracing=True, metrics=True)
         # The outbox relay, the history projector, the delivery consumer (in that order).
@@ -132,9 +139,11 @@ class OrderSystem:
     async def start(self) -> "OrderSystem":
         await self.net.start()
         for service in self.net.services.values():
-            if service.name in REGISTERED:
-                for inst in service.instances:
-                    self.registry.register(service.name, inst.name, f"http://{inst.name}.svc")
+            for name in (service.name, *service.aliases):  # a merged unit registers every service it runs
+                if name in REGISTERED:
+                    for inst in service.instances:
+                        host = f"{name}-{inst.index}"
+                        self.registry.register(name, host, f"http://{host}.svc")
         for pump in self.pumps:
             pump.start()
         return self

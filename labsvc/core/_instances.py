@@ -11,12 +11,14 @@ an import string) is decided in :mod:`labsvc.core.apps`.
 from __future__ import annotations
 
 import random
+import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
 from labsvc.core.apps import AppSpec
 from labsvc.core.client import DEFAULT_TIMEOUT, Client
+from labsvc.core.errors import ConfigurationError, DuplicateInstanceError
 from labsvc.core.faults import NO_FAULT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from labsvc.core.faults import Fault
     from labsvc.core.network import Network
 
-__all__ = ["Service", "Instance", "InstanceContext", "instance_table"]
+__all__ = ["Service", "Instance", "InstanceContext", "instance_table", "check_new_names"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$")
 
 
 class Instance:
@@ -59,6 +63,10 @@ class Instance:
     def running(self) -> bool:
         return self.state == "running"
 
+    def host_names(self) -> list[str]:
+        """Every name this instance answers to: ``orders-1``, and ``inventory-1`` if inventory is merged in."""
+        return [self.name] + [f"{alias}-{self.index}" for alias in self.service.aliases]
+
     def renew_app(self) -> None:
         """Give the instance a new app from its service's spec (a restart: a factory's app starts clean)."""
         if self.service.spec.factory:
@@ -81,6 +89,7 @@ class Service:
         self.capacity: Capacity | None = None  # every instance's, unless the instance has its own
         self.env: dict[str, str] = {}  # process mode: extra environment variables of its instances
         self.seed = seed
+        self.aliases: tuple[str, ...] = ()  # other service names merged into this one (Network.add(aliases=...))
         self._next_index = 1
         self.spec = AppSpec.of(app)
 
@@ -148,3 +157,22 @@ def instance_table(services: Iterable[Service], mode: str) -> pd.DataFrame:
                          "mode": mode, "port": getattr(inst.process, "port", None), "fault": fault.describe(),
                          "outstanding": inst.outstanding})
     return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+
+
+def check_new_names(name: str, aliases: tuple, hosts: dict) -> tuple[str, ...]:
+    """Refuse a service name (or an alias) that is malformed or taken; the aliases, checked."""
+    for each in (name, *aliases):
+        if not isinstance(each, str) or not _NAME.match(each) or re.search(r"-\d+$", each):
+            raise ConfigurationError(
+                f"service name {each!r} is not allowed; use lower-case letters, digits and hyphens, "
+                f"starting with a letter and not ending in '-<number>' (that is how instances are named), "
+                f"e.g. 'catalog' or 'order-history'"
+            )
+        if each in hosts:
+            raise DuplicateInstanceError(
+                f"service {each!r} is already on this network; pick another name, or add instances "
+                f"with net.add_instance({each!r})"
+            )
+    if len(set(aliases)) != len(aliases) or name in aliases:
+        raise ConfigurationError(f"aliases={aliases!r} of {name!r}: each name once, and not the service's own")
+    return aliases

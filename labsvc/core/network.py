@@ -28,16 +28,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import random
-import re
 from time import perf_counter
 from time import time as wall_clock
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import httpx
 import pandas as pd
 
 from labsvc.core import hooks, logs
-from labsvc.core._instances import Instance, InstanceContext, Service, instance_table
+from labsvc.core._instances import Instance, InstanceContext, Service, check_new_names, instance_table
 from labsvc.core._wire import INSTANCE_HEADER, ROUTE_HEADER, NetworkResponse  # noqa: F401 - re-exported
 from labsvc.core.balancer import Balancer, RoundRobin
 from labsvc.core.calllog import CallLog
@@ -65,7 +64,6 @@ MODES = tuple(TRANSPORTS)
 TIMES = ("real", "simulated")
 SIMULATED_SERVICE_TIME = "1ms"  # what serving one request costs on simulated time, unless told otherwise
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$")
 _running: "dict[str, Network]" = {}
 
 
@@ -158,41 +156,40 @@ class Network(FaultControls):
         self.instrumentation: hooks.Instrumentation | None = None
 
     # ------------------------------------------------------------------ building
-    def add(self, name: str, app: Any, instances: int = 1, *, balancer: Balancer | None = None) -> Service:
+    def add(self, name: str, app: Any, instances: int = 1, *, balancer: Balancer | None = None,
+            aliases: Iterable[str] = ()) -> Service:
         """Add a service with ``instances`` instances named ``<name>-1`` ... .
 
         ``app`` is a FastAPI/ASGI app (all instances share it), a function that returns a new app (one app per
         instance, so each owns its own state), or an import string ``"module:attr"`` (needed for process mode when
         the app is defined in a notebook cell). On a running network the new instances wait, stopped (calls to them
         are refused, saying why), until ``await net.start()``; ``await net.add_instance(name)`` scales a service.
+
+        ``aliases``: other services merged into this unit (``http://<alias>-<k>.svc`` reaches instance k; one fate
+        for all; the app sees the name called in ``Host``, :mod:`labsvc.core.colocate`).
         """
-        if not isinstance(name, str) or not _NAME.match(name) or re.search(r"-\d+$", name):
-            raise ConfigurationError(
-                f"service name {name!r} is not allowed; use lower-case letters, digits and hyphens, "
-                f"starting with a letter and not ending in '-<number>' (that is how instances are named), "
-                f"e.g. 'catalog' or 'order-history'"
-            )
-        if name in self.services:
-            raise DuplicateInstanceError(
-                f"service {name!r} is already on this network; pick another name, or add instances "
-                f"with net.add_instance({name!r})"
-            )
+        aliases = check_new_names(name, tuple(aliases), self._hosts)
         if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
             raise ConfigurationError(f"instances={instances!r}: a service needs at least 1 instance (an int)")
         service = Service(self, name, app, balancer if balancer is not None else self._balancer_factory(),
                           seed=self.seed)
+        service.aliases = aliases
         self.services[name] = service
-        self._hosts[name] = service
-        self._hosts[f"{name}.svc"] = service
+        for each in (name, *aliases):
+            self._hosts[each] = service
+            self._hosts[f"{each}.svc"] = service
         for _ in range(instances):
             self._register(service.new_instance())
         return service
 
     def _register(self, instance: Instance) -> None:
-        if instance.name in self._hosts:
-            raise DuplicateInstanceError(f"instance {instance.name!r} already exists on this network")
-        self._hosts[instance.name] = instance
-        self._hosts[f"{instance.name}.svc"] = instance
+        names = instance.host_names()
+        taken = [n for n in names if n in self._hosts]
+        if taken:
+            raise DuplicateInstanceError(f"instance {taken[0]!r} already exists on this network")
+        for each in names:
+            self._hosts[each] = instance
+            self._hosts[f"{each}.svc"] = instance
 
     @follows_network
     async def add_instance(self, service: str) -> Instance:
@@ -209,18 +206,17 @@ class Network(FaultControls):
         inst = self.instance(instance)
         await self._stop_instance(inst)
         inst.service.instances.remove(inst)
-        self._hosts.pop(inst.name, None)
-        self._hosts.pop(f"{inst.name}.svc", None)
+        for each in inst.host_names():
+            self._hosts.pop(each, None)
+            self._hosts.pop(f"{each}.svc", None)
 
     def service(self, name: str) -> Service:
         """The service called ``name`` (``UnknownServiceError`` if there is none)."""
-        try:
-            return self.services[name]
-        except KeyError:
-            raise UnknownServiceError(
-                f"no service named {name!r} on this network; known services: {sorted(self.services) or 'none yet'}"
-                f" (add it with net.add({name!r}, app))"
-            ) from None
+        found = self._hosts.get(name)  # the service itself, or the unit a service was merged into (an alias)
+        if isinstance(found, Service) and not name.endswith(".svc"):
+            return found
+        raise UnknownServiceError(f"no service named {name!r} on this network; known services: "
+                                  f"{sorted(self.services) or 'none yet'} (add it with net.add({name!r}, app))")
 
     def instance(self, name: str) -> Instance:
         """The instance called ``name``, e.g. ``"catalog-2"``."""

@@ -1,5 +1,8 @@
 """The example shop used across the course, and the experiments run on it.
 
+``at("nb07")`` is the shop as notebooks 02-06 left it (:mod:`labsvc.shop.stages`);
+the rest of this module is notebook 01's shop, as a monolith and as services.
+
 >>> net = build_shop("microservices", seed=1)                  # doctest: +SKIP
 >>> run = await feature_load(net, "microservices", rate=50, duration="2s")   # doctest: +SKIP
 >>> availability_by_feature(run.df)                            # doctest: +SKIP
@@ -21,10 +24,12 @@ from labsvc.core.network import Network
 from labsvc.shop.modules import PRODUCTS, WARMUP
 from labsvc.shop.services import MICROSERVICES, monolith_app, payment_app
 from labsvc.core.simtime import experiment, follows_network
+from labsvc.shop.stages import STAGES, ShopState, after, at
 
 __all__ = [
     "DESIGNS", "FEATURES", "MODULES", "build_shop", "edge_url", "host_of", "feature_load",
     "availability_by_feature", "feature_of", "ExperimentResult", "module_crash_experiment", "redeploy_experiment", "PRODUCTS", "WARMUP",
+    "at", "after", "STAGES", "ShopState",
 ]
 
 DESIGNS = ("monolith", "microservices")
