@@ -35,8 +35,8 @@ async def compare_decompositions(decompositions: dict[str, Any], crash: str = "o
                                  name=f"{name}-{len(rows)}", merge=merge)
         during = report.probes.query("phase == 'during'").set_index("probe")["value"]
         hops = await checkout_hops(merge, seed=seed, name=f"{name}-hops-{len(rows)}")
-        rows.append({"decomposition": label, "units": len(units(merge)),
-                     "merged": " + ".join("/".join(g) for g in check_merge(merge)) or "none",
+        rows.append({"decomposition": label, "crashed": crash, "units": len(units(merge)),
+                     "merged": "; ".join(" + ".join(g) for g in check_merge(merge)) or "none",
                      "browse": during["browse availability"], "checkout": during["checkout availability"],
                      "history": during["history availability"], **hops})
     return pd.DataFrame(rows).set_index("decomposition")
@@ -50,7 +50,8 @@ async def checkout_hops(merge: Any = None, *, seed: int = 0, name: str = "decomp
         client = system.net.client("users")
         await client.post("http://gateway.svc/orders/orders", json={"customer_id": 1, "product_id": 1, "quantity": 1})
         calls = system.net.calls
-    calls = calls[calls["trace_id"] == calls["trace_id"].iloc[0]]  # the checkout's own calls, not the pumps'
+    trace = calls.loc[calls["caller"] == "users", "trace_id"].iloc[0]
+    calls = calls[calls["trace_id"] == trace]  # the checkout's own calls, not the pumps'
     unit_of = {n: u[0] for u in units(merge) for n in u}
     inside = sum(1 for caller, callee in zip(calls["caller"], calls["callee"])
                  if unit_of.get(caller, caller) == unit_of.get(callee, callee))

@@ -32,7 +32,9 @@ _language = "en"
 def set_language(code: str) -> str:
     """Show exercise feedback in ``code`` ("en" or "ko"); a Korean notebook's first cell calls this.
 
-    "ko" also makes Hangul in plots render (:func:`labsvc.course.fonts.enable_korean`).
+    "ko" also makes Hangul in plots render (:func:`labsvc.course.fonts.enable_korean`), and, in IPython,
+    shows figures' titles, axis labels and legends and tables' labels in Korean
+    (:mod:`labsvc.course.display_terms`); "en" turns that off again.
 
     >>> set_language("ko"); set_language("en")
     'ko'
@@ -45,6 +47,12 @@ def set_language(code: str) -> str:
         from labsvc.course.fonts import enable_korean
 
         enable_korean()
+    from labsvc.course import display_terms
+
+    if code == "ko":
+        display_terms.install()
+    else:
+        display_terms.uninstall()
     _language = code
     return code
 

@@ -162,6 +162,44 @@ def test_the_slow_instance_exercise_is_judged_on_the_measured_slo_report(tb):
     assert tb.value("bool(other)") is False and "slow_dependency" in tb.value("other.message")
 
 
+def test_the_capstone_runs_the_shop_the_course_grew(tb):
+    assert tb.value("repr(at('nb14')).splitlines()[0]") == "The shop at the start of notebook 14"
+    assert tb.value("sorted(system.net.services)") == ["broker", "catalog", "delivery", "gateway", "history",
+                                                       "inventory", "orders", "payment"]
+    assert tb.value("system.resilience == RESILIENCE_ON and system.net.instrumentation is not None") is True
+
+
+def test_a_merge_takes_down_what_shares_the_crashed_unit_and_nothing_else(tb):
+    rows = tb.value("merges.reset_index().to_dict('records')")
+    by = {r["decomposition"]: r for r in rows}
+    assert [by[k]["units"] for k in ("reference", "orders + history", "history + delivery")] == [8, 7, 7]
+    assert all(r["checkout"] == 0.0 and r["browse"] == 1.0 for r in rows)
+    assert by["reference"]["history"] == 1.0 and by["history + delivery"]["history"] == 1.0
+    assert by["orders + history"]["history"] == 0.0
+    assert all(r["hops_inside_units"] == 0 for r in rows)  # the answer to exercise 5 is not on screen
+
+
+def test_the_merge_exercise_is_judged_on_the_measured_table(tb):
+    tb.inject("""
+        start5 = check("14.merge-safely", trial)   # the cell's own starting merge, as Run All left it
+        no_hop = check("14.merge-safely", await compare_decompositions({"yours": [("history", "delivery")]},
+                                                                       crash="orders", seed=14, name="nb14-ex5-a"))
+        same = check("14.merge-safely", await compare_decompositions({"yours": None}, crash="orders", seed=14,
+                                                                     name="nb14-ex5-b"))
+        other_crash = check("14.merge-safely", await compare_decompositions(
+            {"yours": [("orders", "inventory")]}, crash="payment", seed=14, name="nb14-ex5-c"))
+        solved5 = await compare_decompositions({"yours": [("orders", "inventory")]}, crash="orders", seed=14,
+                                               name="nb14-ex5-d")
+        ok5 = check("14.merge-safely", solved5)
+    """)
+    assert tb.value("bool(start5)") is False and "took down history 0 %" in tb.value("start5.message")
+    assert tb.value("bool(no_hop)") is False and "do not call each other" in tb.value("no_hop.message")
+    assert tb.value("bool(same)") is False and "as many as the reference" in tb.value("same.message")
+    assert tb.value("bool(other_crash)") is False and "crash='orders'" in tb.value("other_crash.message")
+    assert tb.value("bool(ok5)") is True, tb.value("ok5.message")
+    assert tb.value("int(solved5['hops_inside_units'].iloc[0])") == 1
+
+
 def test_every_exercise_runs_again_after_run_all(exercise_replay):
     # last in this file: it runs every exercise (placeholder, then solution) in the notebook's kernel after Run All
     assert not exercise_replay, "\n".join(exercise_replay)

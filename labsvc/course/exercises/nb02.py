@@ -193,8 +193,8 @@ def one_team_changes(answer) -> Feedback:
     if not isinstance(answer, pd.DataFrame) or not needed <= set(answer.columns) \
             or "through_api" not in answer.attrs:
         return Feedback(False, "pass the table reads_through_api(...) returned: "
-                               "check('02.one-team-changes', after)",
-                        ko="reads_through_api(...)가 돌려준 표를 넘겨주세요: check('02.one-team-changes', after)")
+                               "check('02.one-team-changes', replayed)",
+                        ko="reads_through_api(...)가 돌려준 표를 넘겨주세요: check('02.one-team-changes', replayed)")
     moved = list(answer.attrs["through_api"])
     if len(moved) > MAX_MIGRATIONS:
         return Feedback(False, f"refused: {len(moved)} migrations ({', '.join(moved)}); this quarter has room for "

@@ -211,3 +211,55 @@ def slow_slo(answer) -> Feedback:
                     ko=f"느린 인스턴스 아래에서도 browse SLO 두 개를 모두 맞췄습니다 ({shares}, 시도 "
                        f"{settings.retries}번). 게이트웨이가 {limit} 뒤에 느린 인스턴스를 포기하고 빠른 "
                        f"인스턴스로 재시도하므로, 페이지 하나가 600 ms 대신 타임아웃 정도만 걸립니다.")
+
+
+#: Exercise 5: at most this many deployable units (the reference has one per service: 8).
+MAX_UNITS = 7
+_MERGE_COLUMNS = {"crashed", "units", "merged", "browse", "checkout", "history"}
+
+
+@exercise("14.merge-safely")
+def merge_safely(answer) -> Feedback:
+    """``answer`` is the table of compare_decompositions({"yours": merge}, crash="orders", ...): one row, judged."""
+    import pandas as pd
+
+    if not isinstance(answer, pd.DataFrame) or not _MERGE_COLUMNS <= set(answer.columns) or len(answer) != 1:
+        return Feedback(False, "pass the table of compare_decompositions({'yours': merge}, crash='orders', seed=14, "
+                               "name='nb14-ex5'): one row, your decomposition",
+                        ko="compare_decompositions({'yours': merge}, crash='orders', seed=14, name='nb14-ex5')의 "
+                           "표를 넘겨 주세요. 여러분의 분해 한 행이어야 합니다")
+    row = answer.iloc[0]
+    if row["crashed"] != "orders":
+        return Feedback(False, f"this run crashed {row['crashed']!r}; the target is about the orders crash: "
+                               f"use crash='orders'",
+                        ko=f"이 실행은 {row['crashed']!r}를 멈췄습니다. 목표는 orders 장애에 대한 것이니 "
+                           f"crash='orders'를 쓰세요")
+    if row["units"] > MAX_UNITS:
+        return Feedback(False, f"{int(row['units'])} deployable units, as many as the reference: merge two services "
+                               f"so there are at most {MAX_UNITS}",
+                        ko=f"배포 단위가 {int(row['units'])}개로 기준 분해와 같습니다. 서비스 두 개를 합쳐 "
+                           f"{MAX_UNITS}개 이하로 만드세요")
+    hurt = [j for j in ("browse", "history") if row[j] < 0.99]
+    if hurt:
+        shown = ", ".join(f"{j} {row[j] * 100:.0f} %" for j in hurt)
+        return Feedback(False, f"with {row['merged']} as one unit, the orders crash also took down {shown} (served "
+                               f"while orders was down): a service in the orders unit shares its fate. Merge "
+                               f"services the orders crash does not reach, or that cannot work without orders anyway",
+                        ko=f"{row['merged']}를 한 단위로 합치자 orders 장애가 {shown}(orders가 멈춘 동안 제공된 "
+                           f"비율)까지 끌어내렸습니다. orders 단위에 든 서비스는 운명을 함께합니다. orders 장애가 닿지 "
+                           f"않는 서비스끼리, 또는 어차피 orders 없이는 일할 수 없는 서비스를 합치세요")
+    if row["hops_inside_units"] < 1:
+        return Feedback(False, f"no journey lost, but {row['merged']} do not call each other during a checkout: the "
+                               f"checkout still crosses the network {int(row['checkout_calls'])} times between units. "
+                               f"Merge two services that call each other on the checkout's path",
+                        ko=f"잃은 여정은 없지만 {row['merged']}는 결제(checkout) 중에 서로 호출하지 않습니다. 결제는 "
+                           f"여전히 단위 사이에서 네트워크를 {int(row['checkout_calls'])}번 건넙니다. 결제 경로에서 "
+                           f"서로 호출하는 두 서비스를 합치세요")
+    return Feedback(True, f"{int(row['units'])} units ({row['merged']}): of the checkout's {int(row['checkout_calls'])} "
+                          f"calls, {int(row['hops_inside_units'])} no longer leaves its unit, and the orders crash "
+                          f"still cost only checkout (browse {row['browse'] * 100:.0f} %, history "
+                          f"{row['history'] * 100:.0f} % served): the merged service was useless without orders anyway.",
+                    ko=f"배포 단위 {int(row['units'])}개({row['merged']}): 결제 호출 {int(row['checkout_calls'])}번 중 "
+                       f"{int(row['hops_inside_units'])}번이 이제 한 단위 안에 머물고, orders 장애는 여전히 결제만 "
+                       f"멈췄습니다(browse {row['browse'] * 100:.0f} %, history {row['history'] * 100:.0f} % 제공). "
+                       f"합친 서비스는 어차피 orders 없이는 쓸모가 없었습니다.")
