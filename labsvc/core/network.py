@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 import httpx
 import pandas as pd
 
-from labsvc.core import hooks, logs
+from labsvc.core import hooks, logs, simtime
 from labsvc.core._instances import Instance, InstanceContext, Service, check_new_names, instance_table
 from labsvc.core._wire import INSTANCE_HEADER, ROUTE_HEADER, NetworkResponse  # noqa: F401 - re-exported
 from labsvc.core.balancer import Balancer, RoundRobin
@@ -470,7 +470,7 @@ class Network(FaultControls):
 def _current_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
-    except RuntimeError:
+    except RuntimeError:  # not on a loop
         return None
 
 
@@ -482,6 +482,9 @@ def _instances(net: Network) -> list[Instance]:
 def running_networks() -> list[Network]:
     """The networks that are started right now."""
     return list(_running.values())
+
+
+simtime.BUSY.append(lambda: any(net.simulated for net in _running.values()))  # experiments then share the clock
 
 
 @atexit.register

@@ -56,7 +56,7 @@ import time
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 __all__ = ["now", "now_ns", "call_in", "DEFAULT_TIME", "experiment", "network_methods", "on_sim_loop", "SimulationBlockedError", "SimLoop", "VirtualSelector", "SimRunner", "runner", "on_sim", "in_simulation", "simulated", "follows_network",
-           "run"]
+           "run", "BUSY"]
 
 T = TypeVar("T")
 
@@ -157,6 +157,7 @@ class SimLoop(asyncio.SelectorEventLoop):
         self.real_holds = 0  # real-time networks running here: time then moves with the wall clock
         self._anchor = 0.0  # the wall-clock reading when the first hold began
         self._last_ns = 0
+        self._epoch_ns = 0  # simulated time taken back by rebase(): timestamps keep counting up across it
         self._timer_seq = itertools.count()
         _install_guards()
 
@@ -222,9 +223,26 @@ class SimLoop(asyncio.SelectorEventLoop):
         makes); each read then adds a nanosecond, so they keep the order they
         were taken in (a parent span starts before its children).
         """
-        stamp = _SIM_EPOCH_NS + int(round(self.time() * 1e9))
+        stamp = _SIM_EPOCH_NS + self._epoch_ns + int(round(self.time() * 1e9))
         self._last_ns = max(stamp, self._last_ns + 1)
         return self._last_ns
+
+    def rebase(self) -> float:
+        """Take the clock back to 0, every timer with it; the seconds taken back (timestamps keep counting up).
+
+        An experiment that starts when nothing else runs here starts at 0,
+        so its float sums (``t + lease``) round the same way every run, and a
+        rerun in the same kernel gives the same numbers as the first run.
+        """
+        offset = self._now
+        if offset <= 0 or self.real_holds:
+            return 0.0
+        for timer in self._scheduled:
+            timer._when = round(timer._when - offset, 9)
+        heapq.heapify(self._scheduled)
+        self._now = 0.0
+        self._epoch_ns += int(round(offset * 1e9))
+        return offset
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (never back)."""
@@ -407,13 +425,27 @@ def follows_network(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., 
     return wrapper
 
 
+#: Functions that say whether something simulated is running now (a started network registers one):
+#: an experiment started from a cell then shares the clock, and does not take it back to 0.
+BUSY: list[Callable[[], bool]] = []
+
+
+async def _from_zero(coro: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, SimLoop) and loop.drivers == 1 and not any(busy() for busy in BUSY):
+        loop.rebase()  # nothing else is simulated: this experiment starts at 0, as in a fresh kernel
+    return await coro
+
+
 def experiment(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coroutine[Any, Any, T]]:
     """Decorate a lab's experiment: it runs wholly on simulated time, unless called with ``time="real"``.
 
     Every network the experiment builds without naming a time gets the one
     the experiment runs on; with ``time="real"`` it runs on the caller's
     loop and its networks on the wall clock (to measure what things really
-    cost on this machine: serialization, a proxy's overhead).
+    cost on this machine: serialization, a proxy's overhead). Called from a
+    cell while nothing else simulated runs, it starts the clock at 0
+    (:meth:`SimLoop.rebase`): run again, it gives the same numbers.
     """
 
     @functools.wraps(fn)
@@ -424,7 +456,8 @@ def experiment(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Corou
         token = DEFAULT_TIME.set(chosen)
         try:
             if chosen == "simulated":
-                return await on_sim(fn(*args, **kwargs))
+                coro = fn(*args, **kwargs)
+                return await (coro if on_sim_loop() else on_sim(_from_zero(coro)))
             return await fn(*args, **kwargs)
         finally:
             DEFAULT_TIME.reset(token)

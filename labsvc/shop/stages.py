@@ -21,6 +21,7 @@ system's routes and settings), never typed here.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,7 @@ class ShopState:
 
     def summary(self) -> pd.DataFrame:
         """One row per notebook so far: what it added, and what the shop has of it now."""
-        rows = [{"notebook": s.notebook, "aspect": s.aspect, "the shop has": _ONE_LINE[s.aspect](self)}
+        rows = [{"notebook": s.notebook, "aspect": s.aspect, "the shop has": _one_line(self, s.aspect)}
                 for s in self.built]
         return pd.DataFrame(rows, columns=["notebook", "aspect", "the shop has"]).set_index("notebook")
 
@@ -180,7 +181,7 @@ class ShopState:
 
     def __repr__(self) -> str:
         lines = [self.title]
-        lines += [f"  {s.notebook} {s.aspect:<14} {_ONE_LINE[s.aspect](self)}" for s in self.built] or ["  nothing yet"]
+        lines += [f"  {s.notebook} {s.aspect:<14} {_one_line(self, s.aspect)}" for s in self.built] or ["  nothing yet"]
         if self.next:
             lines.append(f"This notebook adds: {self.next.adds}")
         return "\n".join(lines)
@@ -204,6 +205,12 @@ def after(notebook: str) -> ShopState:
 
 
 # ---------------------------------------------------------------------- the aspects, read from the code
+@functools.lru_cache(maxsize=64)
+def _one_line(shop: ShopState, aspect: str) -> str:
+    return _ONE_LINE[aspect](shop)
+
+
+@functools.lru_cache(maxsize=1)
 def _design():
     from labsvc.design import load_shop
 
@@ -230,8 +237,14 @@ def _services(shop: ShopState) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("service")
 
 
+@functools.lru_cache(maxsize=16)
+def _built(shop: ShopState) -> Any:
+    """The state's system, built once and never started: its apps, routes and instances are read, not run."""
+    return shop.system(name="shop-stages")
+
+
 def _apps(shop: ShopState) -> dict[str, Any]:
-    net = shop.system(name="shop-stages").net  # built, never started: its apps carry their OpenAPI documents
+    net = _built(shop).net  # its apps carry their OpenAPI documents
     apps = {}
     for name in shop.services:
         app = net.service(name).instances[0].app
@@ -271,13 +284,13 @@ def _events(shop: ShopState) -> pd.DataFrame:
 def _discovery(shop: ShopState) -> pd.DataFrame:
     from labsvc.capstone import REGISTERED
 
-    net = shop.system(name="shop-stages").net
+    net = _built(shop).net
     return pd.DataFrame([{"service": s, "instances": len(net.service(s).instances), "registered": s in REGISTERED}
                          for s in shop.services]).set_index("service")
 
 
 def _gateway(shop: ShopState) -> pd.DataFrame:
-    routes = shop.system(name="shop-stages").gateway.routes
+    routes = _built(shop).gateway.routes
     return pd.DataFrame([{"prefix": r.prefix, "service": r.service, "timeout (s)": r.timeout,
                           "retry": r.retry is not None, "breaker": r.breaker is not None} for r in routes])
 
