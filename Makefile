@@ -1,6 +1,6 @@
 # The course's commands. Needs only python3 (3.11+) with venv and pip, and make.
 #   make lab    start JupyterLab on 127.0.0.1 at notebooks/00_start_here.ipynb
-#   make test   package tests, every notebook (twice, with its testbook checks), Korean notebooks (nbval), Binder and browser checks
+#   make test   package tests, every notebook (twice, with its testbook checks), Korean notebooks (once), Binder and browser checks
 #   make check  the fast tier while you work: package tests only, no notebook, nothing marked slow
 #   make bench  print the benchmark ratios
 #   make compose-test  the exported capstone, run for real under Docker Compose (needs a Docker engine; else it says so)
@@ -12,10 +12,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.labsvc-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-# The Korean edition runs under nbval; the English notebooks run in tests/
-# (each once per session, twice in one kernel: see tests/conftest.py).
-KO_NOTEBOOK_DIR := $(wildcard notebooks/ko)
-
+# Every notebook runs in tests/: an English one once per session, twice in one
+# kernel; a Korean one once (see tests/conftest.py).
 .PHONY: venv install lab test check bench clean
 
 # JupyterLab's default overrides (no "news" pop-up, no update check); binder/postBuild does the same on Binder.
@@ -54,11 +52,10 @@ lab: install
 	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # One pytest run: tests/ (package tests; every notebook top to bottom twice in
-# one kernel, then its testbook checks on that kernel; the Binder and browser
-# checks) and the Korean notebooks under nbval.
+# one kernel, then its testbook checks on that kernel; every Korean notebook
+# once; the outputs of both editions at 1280 px; the Binder and browser checks).
 test: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests $(KO_NOTEBOOK_DIR) \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=15
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests -n auto --dist loadgroup --durations=15
 
 # The fast tier: what a maintainer runs after each change (a few minutes at most).
 check: install

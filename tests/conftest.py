@@ -2,7 +2,8 @@
 
 Notebook runs are shared here too. Each notebook under ``notebooks/`` is
 executed at most once per test session, as a learner would use it twice:
-top to bottom in a fresh kernel, then top to bottom again in the same kernel.
+top to bottom in a fresh kernel, then top to bottom again in the same kernel
+(a Korean notebook, ``notebooks/ko/``, runs the same code: one pass).
 Both passes must run without a failing cell (what nbval's ``--nbval-lax``
 checks, plus re-run safety); the kernel, after the second pass, then serves
 the notebook's testbook assertions (``tests/notebooks/test_<stem>.py``) and
@@ -66,16 +67,17 @@ class NotebookRun:
     glued: dict[str, str] = field(default_factory=dict)  # labsvc.course.glue.GLUED after the last pass
     outputs: list[dict[str, str]] = field(default_factory=list)  # per pass: cell id -> its text outputs
     executed: object | None = None  # the notebook with the last pass's outputs (tests/test_output_widths.py)
+    passes: int = PASSES
 
     @property
     def ok(self) -> bool:
-        return len(self.failures) == PASSES and all(f is None for f in self.failures)
+        return len(self.failures) == self.passes and all(f is None for f in self.failures)
 
     def report(self) -> str:
         for attempt, failure in enumerate(self.failures, 1):
             if failure is not None:
-                return f"{self.path.name}, pass {attempt} of {PASSES} in one kernel: {failure}"
-        return f"{self.path.name}: {PASSES} passes ran"
+                return f"{self.path.name}, pass {attempt} of {self.passes} in one kernel: {failure}"
+        return f"{self.path.name}: {self.passes} passes ran"
 
     def shutdown(self) -> None:
         client, self.client = self.client, None
@@ -139,10 +141,11 @@ class NotebookRuns:
         nb = nbformat.read(path, as_version=4)
         client = TestbookNotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                         resources={"metadata": {"path": str(path.parent)}})
-        run = NotebookRun(path)
+        # The Korean edition runs the same code: one pass, in a fresh kernel, shows its cells run and what it shows.
+        run = NotebookRun(path, passes=1 if path.parent.name == "ko" else PASSES)
         with client.setup_kernel(cleanup_kc=False):
             run.client = client
-            for _ in range(PASSES):
+            for _ in range(run.passes):
                 failure = None
                 texts: dict[str, str] = {}
                 run.outputs.append(texts)
@@ -180,3 +183,27 @@ def notebook_runs():
 def output_text():
     """:func:`cell_text`, for the conftest of a sub-folder (what a learner reads in a cell's outputs)."""
     return cell_text
+
+
+# ---------------------------------------------------------------- one worker per notebook
+_NOTEBOOK_TEST_FILE = re.compile(r"^test_(\d\d)_")
+
+
+def _notebook_group(item) -> str | None:
+    """The notebook a test needs the run of: ``nb-07`` (English) or ``ko-07``; None for any other test."""
+    match = _NOTEBOOK_TEST_FILE.match(item.path.name)
+    if match and item.path.parent.name == "notebooks":
+        return f"nb-{match.group(1)}"
+    path = getattr(getattr(item, "callspec", None), "params", {}).get("path")
+    if isinstance(path, Path) and path.suffix == ".ipynb" and path.name[:2].isdigit():
+        return f"{'ko' if path.parent.name == 'ko' else 'nb'}-{path.name[:2]}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``), every test that needs one
+    notebook's run goes to the same worker, so each notebook still runs once per session."""
+    for item in items:
+        group = _notebook_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -208,3 +208,33 @@ def test_every_title_and_label_in_the_plotting_code_is_in_the_catalogue():
     texts = plot_texts()
     assert len(texts) > 100
     assert [f"{path}: {text!r}" for path, text in texts if not covered(text)] == []
+
+
+def test_the_shop_each_notebook_starts_from_is_shown_in_korean(shell):
+    from labsvc.course.shop_terms import ADDS, ASPECTS, korean_line
+    from labsvc.shop import STAGES, after, at
+
+    set_language("ko")
+    data, _ = shell.display_formatter.format(at("nb08"))
+    assert "노트북 08 시작 시점의 쇼핑몰" in data["text/html"] and "이 노트북이 더하는 것" in data["text/html"]
+    assert "서비스 디스커버리" not in data["text/html"]  # notebook 08 adds it: not in the shop yet
+    assert "<th>항목</th>" in data["text/html"] and "The shop" not in data["text/plain"]
+    assert set(ADDS) == {s.notebook for s in STAGES} and set(ASPECTS) == {s.aspect for s in STAGES}
+    lines = after("nb14").summary()["the shop has"]
+    for line in lines:  # every line with words in it is Korean; lines of names only (services, routes) stay
+        korean = korean_line(line)
+        assert korean != line or not re.search(r"\b(?:of|in|per|and|services?|settings|containers|experiments)\b", line), line
+    set_language("en")
+    assert shell.display_formatter.format(at("nb08"))[0]["text/plain"].startswith("The shop at the start of notebook 08")
+
+
+def test_a_pandas_table_inside_another_objects_html_gets_korean_headers(shell):
+    class Report:
+        def _repr_html_(self):
+            return "<b>report</b>" + pd.DataFrame({"availability": [1.0], "p50_ms": [2.0]}).to_html(index=False)
+
+    set_language("ko")
+    page = shell.display_formatter.format(Report())[0]["text/html"]
+    assert "<b>report</b>" in page and ">가용성</th>" in page and ">p50_ms</th>" in page
+    set_language("en")
+    assert ">availability</th>" in shell.display_formatter.format(Report())[0]["text/html"]

@@ -10,7 +10,8 @@ reads the saved outputs for two habits that make a result hard to read: a
 DataFrame or Series shown inside a raw tuple (its text printed, not its table),
 and table cells that pandas shortened with "...".
 
-The Korean edition runs the same code; its outputs are not checked here.
+The Korean edition runs the same code with Korean labels, which can be wider: its notebooks (one pass
+each, shared with tests/test_korean_notebooks.py) are opened the same way.
 """
 
 import re
@@ -25,7 +26,8 @@ from browser_lab import CHROMIUM, CHROMIUM_ARGS, serve_lab
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = (sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+             + sorted((ROOT / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb")))
 
 WIDE_OUTPUTS_JS = """
 (name) => {
@@ -69,37 +71,48 @@ def raw_and_shortened(nb) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: with pytest-xdist a worker runs other modules between two notebooks
 def executed_folder(tmp_path_factory):
     """The folder JupyterLab serves; each test saves its notebook there, with its outputs."""
     return tmp_path_factory.mktemp("executed")
 
 
-@pytest.fixture(scope="module")
-def lab_page(executed_folder, tmp_path_factory):
+@pytest.fixture(scope="session")
+def lab_server(executed_folder, tmp_path_factory):
+    """One JupyterLab for the session (a process of its own: it leaves this one's event loops alone)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run the browser checks")
+    with serve_lab(tmp_path_factory.mktemp("lab-home"), executed_folder) as (base_url, token):
+        yield base_url, token
+
+
+@pytest.fixture
+def lab_page(lab_server):
+    """A Chromium page at 1280 x 900 for one test. Playwright's sync API runs an event loop in this thread
+    while it is open, so it is closed after each test: later tests (asyncio.run) need the thread free."""
     from playwright.sync_api import sync_playwright
 
-    with serve_lab(tmp_path_factory.mktemp("lab-home"), executed_folder) as (base_url, token):
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                yield page, base_url, token
-            finally:
-                browser.close()
+    base_url, token = lab_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900}), base_url, token
+        finally:
+            browser.close()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_no_output_is_wider_than_its_cell_at_1280_px(path, executed_folder, lab_page, notebook_runs):
     run = notebook_runs.get(path, kernel=False)  # already run in a full session (tests/notebooks/ comes first)
+    notebook_runs.release(path)
     if not run.ok or run.executed is None:
         pytest.fail(f"{path.name} did not run cleanly in this session: {run.report()}")
     nb = run.executed
-    nbformat.write(nb, executed_folder / path.name)
+    where = path.relative_to(ROOT / "notebooks").as_posix()  # 01_x.ipynb, or ko/01_x.ipynb
+    (executed_folder / where).parent.mkdir(exist_ok=True)
+    nbformat.write(nb, executed_folder / where)
     page, base_url, token = lab_page
-    page.goto(f"{base_url}/lab/tree/{path.name}?token={token}", wait_until="domcontentloaded", timeout=60_000)
+    page.goto(f"{base_url}/lab/tree/{where}?token={token}", wait_until="domcontentloaded", timeout=60_000)
     deadline = time.monotonic() + 60
     while page.evaluate(RENDERED_CELLS_JS, path.name) < len(nb.cells):
         assert time.monotonic() < deadline, f"{path.name} did not render all {len(nb.cells)} cells"

@@ -37,6 +37,7 @@ translated either.
 from __future__ import annotations
 
 import copy
+import html
 import re
 from typing import Any
 
@@ -420,11 +421,30 @@ def _korean_format(original):
             return original(translate_frame(obj), *args, **kwargs)
         if module.startswith("pandas") and kind == "Styler":
             return original(translate_styler(obj), *args, **kwargs)
-        return original(obj, *args, **kwargs)
+        if module == "labsvc.shop.stages" and kind == "ShopState":  # the shop each notebook starts from
+            from labsvc.course.shop_terms import korean_shop
+
+            return original(korean_shop(obj), *args, **kwargs)
+        return _korean_table_headers(original(obj, *args, **kwargs))
 
     format._labsvc_korean = True
     format._labsvc_original = original
     return format
+
+
+_PANDAS_TABLE = re.compile(r'<table[^>]*class="dataframe[^"]*"[^>]*>.*?</table>', re.S)
+_TABLE_HEADER = re.compile(r"(<th[^>]*>)([^<]+)(</th>)")
+
+
+def _korean_table_headers(result):
+    """A pandas table inside another object's HTML (a rendered contract, a report): its headers in Korean."""
+    data = result[0] if isinstance(result, tuple) else None
+    page = data.get("text/html") if isinstance(data, dict) else None
+    if isinstance(page, str) and "dataframe" in page:
+        data["text/html"] = _PANDAS_TABLE.sub(lambda table: _TABLE_HEADER.sub(
+            lambda th: th.group(1) + html.escape(translate(html.unescape(th.group(2)), table=True)) + th.group(3),
+            table.group(0)), page)
+    return result
 
 
 def installed(shell=None) -> bool:
