@@ -182,6 +182,7 @@ KO: dict[str, str] = {
     "deliveries": "전달 수", "charges": "결제 수", "consumer": "소비자", "notified": "알림", "redelivered": "재전달",
     "id": "ID", "key": "키", "rule": "규칙", "scenario": "시나리오", "step": "단계", "term": "용어", "policy": "정책",
     "setting": "설정", "exhausted": "소진", "runs": "실행 수", "result": "결과", "transport": "전송", "container": "컨테이너",
+    "crashed": "멈춘 서비스", "units": "배포 단위 수", "merged": "병합한 서비스",
     "against": "대상", "decomposition": "서비스 분할", "failure": "장애", "observability": "관측 가능성", "budget": "예산",
     "backend": "백엔드", "counterexample": "반례", "difference": "차이", "distinct final states": "서로 다른 최종 상태 수",
     "bucket lower bound": "버킷 하한", "bucket upper bound": "버킷 상한", "exact p95 (call log)": "정확한 p95 (호출 로그)",
