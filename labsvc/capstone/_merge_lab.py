@@ -27,7 +27,6 @@ async def compare_decompositions(decompositions: dict[str, Any], crash: str = "o
     calls over HTTP inside its unit, so hops between them are counted as
     ``hops_inside_units``).
     """
-
     experiment = load_experiment(crash_experiment(crash))
     rows = []
     for label, merge in decompositions.items():

@@ -139,10 +139,9 @@ class OrderSystem:
     async def start(self) -> "OrderSystem":
         await self.net.start()
         for service in self.net.services.values():
-            for name in (service.name, *service.aliases):  # a merged unit registers every service it runs
-                if name in REGISTERED:
-                    for inst in service.instances:
-                        host = f"{name}-{inst.index}"
+            for inst in service.instances:  # a merged unit registers every service it runs, under that name
+                for name, host in zip((service.name, *service.aliases), inst.host_names()):
+                    if name in REGISTERED:
                         self.registry.register(name, host, f"http://{host}.svc")
         for pump in self.pumps:
             pump.start()

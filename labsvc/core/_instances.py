@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Service", "Instance", "InstanceContext", "instance_table", "check_new_names"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$")
+INSTANCE_SUFFIX = re.compile(r"-\d+$")  # how an instance's name ends: catalog-2
 
 
 class Instance:
@@ -162,7 +163,7 @@ def instance_table(services: Iterable[Service], mode: str) -> pd.DataFrame:
 def check_new_names(name: str, aliases: tuple, hosts: dict) -> tuple[str, ...]:
     """Refuse a service name (or an alias) that is malformed or taken; the aliases, checked."""
     for each in (name, *aliases):
-        if not isinstance(each, str) or not _NAME.match(each) or re.search(r"-\d+$", each):
+        if not isinstance(each, str) or not _NAME.match(each) or INSTANCE_SUFFIX.search(each):
             raise ConfigurationError(
                 f"service name {each!r} is not allowed; use lower-case letters, digits and hyphens, "
                 f"starting with a letter and not ending in '-<number>' (that is how instances are named), "

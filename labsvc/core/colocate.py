@@ -20,16 +20,13 @@ all at once.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
+from labsvc.core._instances import INSTANCE_SUFFIX
 from labsvc.core.asgi import Lifespan, LifespanError
 from labsvc.core.errors import ConfigurationError
 
 __all__ = ["Colocated", "colocated", "service_of_host"]
-
-_INSTANCE_SUFFIX = re.compile(r"-\d+$")
-
 
 def service_of_host(host: str) -> str:
     """The service a host names: ``inventory-2.svc:80`` -> ``inventory``.
@@ -40,7 +37,7 @@ def service_of_host(host: str) -> str:
     name = host.split(":", 1)[0]
     if name.endswith(".svc"):
         name = name[: -len(".svc")]
-    return _INSTANCE_SUFFIX.sub("", name)
+    return INSTANCE_SUFFIX.sub("", name)
 
 
 class Colocated:

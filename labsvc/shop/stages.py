@@ -351,6 +351,16 @@ def _contexts_line(shop: ShopState) -> str:
     return f"{len(ours)} of ours ({_names(ours)}), {len(bought)} bought in ({_names(bought)})"
 
 
+def _modules_line(shop: ShopState) -> str:
+    table = _modules(shop)
+    return f"{int(table['modules'].sum())} modules in {len(table)} contexts"
+
+
+def _api_line(shop: ShopState) -> str:
+    table = _api(shop)
+    return f"{len(table)} endpoints in {table['service'].nunique()} services"
+
+
 def _resilience_line(shop: ShopState) -> str:
     from labsvc.capstone import RESILIENCE_ON as r
 
@@ -365,9 +375,9 @@ def _discovery_line(shop: ShopState) -> str:
 
 _ONE_LINE = {
     "contexts": _contexts_line,
-    "modules": lambda s: f"{int(_modules(s)['modules'].sum())} modules in {len(_modules(s))} contexts",
+    "modules": _modules_line,
     "services": lambda s: _names(" + ".join(u) for u in s.units if u[0] not in ("broker", "gateway")),
-    "api": lambda s: f"{len(_api(s))} endpoints in {_api(s)['service'].nunique()} services",
+    "api": _api_line,
     "data": lambda s: f"{len(_data(s))} databases, one per service that keeps data",
     "events": lambda s: _names(f"{e.topic} → {e.consumer}" for e in _events(s).itertuples()),
     "discovery": _discovery_line,
